@@ -1,0 +1,1 @@
+"""Static half: files -> libcst -> rules -> diagnostics. Never imports torch."""

@@ -1,0 +1,92 @@
+"""Versioned records the guard produces and the report side reads. Torch-free.
+
+The guard (``attnlint.guard``) fills these; the run log (``attnlint.report``) writes them
+as JSON Lines and ``attnlint report`` / ``attnlint plot`` read them back without torch.
+Extend freely (new optional fields); never rename a field: run logs outlive versions.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+Check = Literal[
+    "finite_scores", "relevance", "encoder_variance", "attention_entropy", "attention_mass"
+]
+
+
+class _Record(BaseModel):
+    # NaN/inf are legitimate observations here (that is what finite_scores reports), so
+    # they are written as JSON null rather than refused.
+    model_config = ConfigDict(extra="allow", ser_json_inf_nan="null")
+
+
+class Violation(_Record):
+    check: Check
+    site: str
+    step: int
+    value: float | None
+    bound: float | None
+    message: str
+
+
+class AttentionStats(_Record):
+    """Seed-003 statistics of one attention site, averaged over rows (queries), heads and
+    the batch, counting valid keys only. ``None`` where the site did not provide it."""
+
+    observed: str = Field(description="how the probabilities were obtained")
+    entropy: float | None = None
+    normalized_entropy: float | None = None
+    effective_rank: float | None = None
+    top5: float | None = None
+    top10: float | None = None
+    top50: float | None = None
+    max_row_weight: float | None = None
+    col_entropy: float | None = None
+    max_col_sum: float | None = None
+    mass: float | None = Field(None, description="mean attention mass on valid keys")
+    nan_rows: int | None = Field(None, description="rows with a NaN (e.g. fully masked)")
+    n_valid: float | None = Field(None, description="mean number of valid keys per row")
+    input_variance: float | None = Field(None, description="site input variance over positions")
+    logit_mean: float | None = None
+    logit_std: float | None = None
+    logit_saturation: float | None = None
+    residual_ratio: float | None = None
+
+
+class BatchStats(_Record):
+    """Per-batch statistics the seed investigation logged by hand."""
+
+    list_count: int | None = None
+    list_len_min: float | None = None
+    list_len_max: float | None = None
+    list_len_mean: float | None = None
+    rel_min: float | None = None
+    rel_max: float | None = None
+    rel_mean: float | None = None
+    rel_std: float | None = None
+    degenerate_list_share: float | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    score_mean: float | None = None
+    score_std: float | None = None
+    score_nonfinite: int | None = None
+    input_min: float | None = None
+    input_max: float | None = None
+    input_mean: float | None = None
+    input_dim: int | None = None
+
+
+class StepReport(_Record):
+    schema_version: int = SCHEMA_VERSION
+    step: int
+    sampled: bool = True
+    loss: float | None = None
+    violations: list[Violation] = Field(default_factory=list)
+    layers: dict[str, AttentionStats] = Field(default_factory=dict)
+    grad_norms: dict[str, float | None] = Field(default_factory=dict)
+    batch: BatchStats | None = None
+    output_variance: float | None = Field(None, description="pooled output variance over batch")
