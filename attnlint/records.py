@@ -90,3 +90,6 @@ class StepReport(_Record):
     grad_norms: dict[str, float | None] = Field(default_factory=dict)
     batch: BatchStats | None = None
     output_variance: float | None = Field(None, description="pooled output variance over batch")
+    diagnosis: list[str] = Field(
+        default_factory=list, description="chain diagnosis after a loss plateau, broken link first"
+    )
