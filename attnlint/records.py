@@ -55,6 +55,10 @@ class AttentionStats(_Record):
     logit_std: float | None = None
     logit_saturation: float | None = None
     residual_ratio: float | None = None
+    mass_min: float | None = Field(None, description="smallest row mass on valid keys")
+    pooled_variance: float | None = Field(
+        None, description="relative variance over the batch of a pooling site's output (Lq=1)"
+    )
 
 
 class BatchStats(_Record):

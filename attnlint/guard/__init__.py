@@ -26,6 +26,7 @@ __all__ = [
 _LAZY = {
     "AttentionGuard": "attnlint.guard.core",
     "GuardError": "attnlint.guard.core",
+    "selftest_listwise_loss": "attnlint.guard.selftest",
 }
 
 

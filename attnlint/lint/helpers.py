@@ -48,3 +48,141 @@ def assigned_names(target: cst.BaseExpression) -> list[str]:
             out.extend(assigned_names(element.value))
         return out
     return []
+
+
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)
+
+
+def is_constant_number(node: cst.BaseExpression) -> bool:
+    """A number literal or arithmetic on number literals only (``3e-4 * 2``, ``1 / 3``)."""
+    if is_number_literal(node):
+        return True
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _ARITHMETIC):
+        return is_constant_number(node.left) and is_constant_number(node.right)
+    return False
+
+
+def string_value(node: cst.BaseExpression) -> str | None:
+    """The value of a plain (non-f, non-concatenated) string literal."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def is_test_path(path: str) -> bool:
+    """``test_x.py``, ``x_test.py``, ``conftest.py`` or anything under a ``tests/`` folder.
+
+    Tests pin learning rates and drop norms on purpose; findings there are noise.
+    """
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (
+        name.startswith("test_")
+        or name.endswith("_test.py")
+        or name == "conftest.py"
+        or any(part in ("tests", "test") for part in parts[:-1])
+    )
+
+
+def scope_statements(body: object) -> list[cst.CSTNode]:
+    """Small and compound statements of one scope, in order, nested blocks (if/for/with/
+    try) included, nested function and class bodies excluded."""
+    out: list[cst.CSTNode] = []
+    stack: list[object] = [body]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+        elif isinstance(item, cst.SimpleStatementLine | cst.SimpleStatementSuite):
+            out.extend(item.body)
+        elif isinstance(item, cst.FunctionDef | cst.ClassDef):
+            out.append(item)
+        elif isinstance(item, cst.BaseCompoundStatement):
+            out.append(item)
+            children = [getattr(item, "body", None)]
+            children += list(getattr(item, "handlers", ()))
+            children += [getattr(item, "orelse", None), getattr(item, "finalbody", None)]
+            if isinstance(item, cst.Match):
+                children += [case.body for case in item.cases]
+            stack.append([child for child in children if child is not None])
+        elif isinstance(item, cst.BaseSuite | cst.ExceptHandler | cst.Else | cst.Finally):
+            stack.append(item.body)
+        elif isinstance(item, cst.If):
+            stack.append(item)
+    return out
+
+
+def scope_assignments(scope: cst.Module | cst.FunctionDef) -> dict[str, list[cst.BaseExpression]]:
+    """Plain-name bindings made by ``=`` / annotated ``=`` in one scope: name -> values."""
+    found: dict[str, list[cst.BaseExpression]] = {}
+    for stmt in scope_statements(scope.body):
+        if isinstance(stmt, cst.Assign):
+            for target in stmt.targets:
+                for name in assigned_names(target.target):
+                    found.setdefault(name, []).append(stmt.value)
+        elif (
+            isinstance(stmt, cst.AnnAssign)
+            and stmt.value is not None
+            and isinstance(stmt.target, cst.Name)
+        ):
+            found.setdefault(stmt.target.value, []).append(stmt.value)
+    return found
+
+
+def parameter_names(function: cst.FunctionDef) -> set[str]:
+    params = function.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            every.append(star)
+    return {param.name.value for param in every}
+
+
+def read_names(node: cst.CSTNode) -> list[cst.Name]:
+    """``Name`` nodes that may be reads: attribute names, keyword names, parameters,
+    def/class names and the plain-name targets of ``=`` are left out."""
+    found: list[cst.Name] = []
+
+    class _Reads(cst.CSTVisitor):
+        def visit_Name(self, name: cst.Name) -> None:
+            found.append(name)
+
+        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
+            attribute.value.visit(self)
+            return False
+
+        def visit_Arg(self, arg: cst.Arg) -> bool:
+            arg.value.visit(self)
+            return False
+
+        def visit_Param(self, param: cst.Param) -> bool:
+            if param.default is not None:
+                param.default.visit(self)
+            return False
+
+        def visit_FunctionDef(self, function: cst.FunctionDef) -> bool:
+            for part in (*function.decorators, function.params, function.body):
+                part.visit(self)
+            if function.returns is not None:
+                function.returns.visit(self)
+            return False
+
+        def visit_ClassDef(self, klass: cst.ClassDef) -> bool:
+            for part in (*klass.decorators, *klass.bases, *klass.keywords, klass.body):
+                part.visit(self)
+            return False
+
+        def visit_AssignTarget(self, target: cst.AssignTarget) -> bool:
+            return not isinstance(target.target, cst.Name)
+
+        def visit_AnnAssign(self, assign: cst.AnnAssign) -> bool:
+            if not isinstance(assign.target, cst.Name):
+                assign.target.visit(self)
+            assign.annotation.visit(self)
+            if assign.value is not None:
+                assign.value.visit(self)
+            return False
+
+    node.visit(_Reads())
+    return found

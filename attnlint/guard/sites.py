@@ -1,0 +1,174 @@
+"""Finding attention sites: module types first, torch.fx for user code, interception last.
+
+* ``nn.MultiheadAttention`` (also inside ``nn.TransformerDecoderLayer``): forward hooks
+  capture its inputs; probabilities are recomputed.
+* ``nn.TransformerEncoderLayer``: an instance-level ``forward`` wrapper (a hook on the layer
+  or on any of its submodules would switch off its inference fast path and change which
+  kernel runs); the site is named after its ``self_attn``.
+* User modules (classes outside ``torch.nn``) are traced one at a time with torch.fx, every
+  child kept as a leaf, so one untraceable module never spoils the others. A softmax whose
+  input derives from a matmul (``softmax(q @ k^T ...)``) or a
+  ``F.scaled_dot_product_attention`` call in the module's own code is a site; it is observed
+  by intercepting that call (TorchFunctionMode) on sampled steps.
+* A user module that does not trace (data-dependent branch, ...) and holds no stock
+  attention module is an interception scope too: its softmax (over the last dim, >= 3-d) and
+  SDPA calls become sites when first seen at run time.
+
+Tracing never executes the model's tensors: fx feeds proxies through ``forward``.
+"""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+ENCODER_LAYERS = (nn.TransformerEncoderLayer,)
+DECODER_LAYERS = (nn.TransformerDecoderLayer,)
+STOCK_ATTENTION = (nn.MultiheadAttention, *ENCODER_LAYERS, *DECODER_LAYERS)
+
+_SOFTMAX_FUNCS = (torch.softmax, F.softmax, torch.special.softmax)
+_MATMUL_FUNCS = (operator.matmul, torch.matmul, torch.bmm, torch.einsum, torch.baddbmm)
+_MATMUL_METHODS = ("matmul", "bmm", "__matmul__")
+
+HOW_MHA = "hooks on nn.MultiheadAttention inputs; probabilities recomputed per head"
+HOW_ENCODER = (
+    "forward wrapper on nn.TransformerEncoderLayer (keeps its fast path); "
+    "self-attention probabilities recomputed per head"
+)
+HOW_FX = (
+    "torch.fx: softmax(q @ k^T) / F.scaled_dot_product_attention in user code; "
+    "call intercepted on sampled steps"
+)
+HOW_DYN_SOFTMAX = "untraceable module: softmax intercepted at run time (TorchFunctionMode)"
+HOW_DYN_SDPA = "untraceable module: F.scaled_dot_product_attention intercepted at run time"
+
+
+@dataclass
+class Scope:
+    """A user module whose own code calls softmax / SDPA (traced) or might (untraceable)."""
+
+    path: str
+    module: nn.Module
+    traced: bool
+    # traced modules: per softmax / SDPA call in graph order, is it an attention site?
+    calls: list[bool] = field(default_factory=list)
+
+
+@dataclass
+class Discovery:
+    mha: dict[str, nn.MultiheadAttention] = field(default_factory=dict)  # hooked MHA sites
+    encoder_layers: dict[str, nn.TransformerEncoderLayer] = field(default_factory=dict)
+    decoder_layers: dict[str, nn.TransformerDecoderLayer] = field(default_factory=dict)
+    scopes: dict[str, Scope] = field(default_factory=dict)
+    sites: dict[str, str] = field(default_factory=dict)  # site -> how it is observed
+    untraceable: dict[str, str] = field(default_factory=dict)  # module path -> why
+
+
+def site_name(path: str, index: int = 0) -> str:
+    base = path or "root"
+    return base if index == 0 else f"{base}[{index}]"
+
+
+def _is_user_module(m: nn.Module) -> bool:
+    mod = type(m).__module__ or ""
+    return not (mod.startswith("torch.") or mod == "torch")
+
+
+class _OneLevelTracer(fx.Tracer):
+    """Traces only the root's own code: every submodule is a leaf."""
+
+    def __init__(self, root: nn.Module) -> None:
+        super().__init__()
+        self._root_module = root
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return m is not self._root_module
+
+
+def _is_softmax(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
+    if node.op == "call_function" and node.target in _SOFTMAX_FUNCS:
+        return True
+    if node.op == "call_method" and node.target == "softmax":
+        return True
+    if node.op == "call_module":
+        return isinstance(modules.get(str(node.target)), nn.Softmax)
+    return False
+
+
+def _is_matmul(node: fx.Node) -> bool:
+    if node.op == "call_function" and node.target in _MATMUL_FUNCS:
+        return True
+    return node.op == "call_method" and node.target in _MATMUL_METHODS
+
+
+def _derives_from_matmul(node: fx.Node, depth: int = 8) -> bool:
+    seen: set[fx.Node] = set()
+    todo: deque[tuple[fx.Node, int]] = deque((a, 1) for a in node.all_input_nodes)
+    while todo:
+        n, d = todo.popleft()
+        if n in seen or d > depth:
+            continue
+        seen.add(n)
+        if _is_matmul(n):
+            return True
+        todo.extend((a, d + 1) for a in n.all_input_nodes)
+    return False
+
+
+def _trace(module: nn.Module) -> fx.Graph:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _OneLevelTracer(module).trace(module)
+
+
+def discover(model: nn.Module) -> Discovery:
+    found = Discovery()
+    skip: set[int] = set()  # submodules of stock layers: observed through their layer
+    holds_stock: dict[int, bool] = {}
+    for _path, m in model.named_modules():
+        holds_stock[id(m)] = any(isinstance(s, STOCK_ATTENTION) for s in m.modules())
+
+    for path, m in model.named_modules():
+        if id(m) in skip:
+            continue
+        if isinstance(m, ENCODER_LAYERS):
+            found.encoder_layers[path] = m
+            name = site_name(f"{path}.self_attn" if path else "self_attn")
+            found.sites[name] = HOW_ENCODER
+            skip.update(id(s) for s in m.modules())
+            continue
+        if isinstance(m, DECODER_LAYERS):
+            found.decoder_layers[path] = m
+            continue  # its two MHA children are hooked below
+        if isinstance(m, nn.MultiheadAttention):
+            found.mha[path] = m
+            found.sites[site_name(path)] = HOW_MHA
+            continue
+        if not _is_user_module(m):
+            continue
+        try:
+            graph = _trace(m)
+        except Exception as exc:  # any tracing failure means "observe with hooks"
+            found.untraceable[path or "root"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            if not holds_stock[id(m)]:
+                # interception would also see (and slow down) the stock module's fast path
+                found.scopes[path] = Scope(path, m, traced=False)
+            continue
+        modules = dict(m.named_modules())
+        calls = []
+        for n in graph.nodes:
+            if _is_softmax(n, modules):
+                calls.append(_derives_from_matmul(n))
+            elif n.op == "call_function" and n.target is F.scaled_dot_product_attention:
+                calls.append(True)
+        if any(calls) and not holds_stock[id(m)]:
+            found.scopes[path] = Scope(path, m, traced=True, calls=calls)
+            for index in range(sum(calls)):
+                found.sites[site_name(path, index)] = HOW_FX
+    return found

@@ -1,0 +1,101 @@
+"""PyTorch Lightning integration: ``AttentionGuardCallback``.
+
+Moments (no change to the user's LightningModule):
+- ``on_fit_start``: the guard is built around the LightningModule (or its attribute
+  ``module``); it installs its hooks, so every forward the module runs is observed.
+- ``on_before_optimizer_step``: ``guard.record_grad_norms()``. Lightning calls this hook
+  after AMP unscaling and before its own gradient clipping, so the norms are the real
+  pre-clip ones.
+- ``on_train_batch_end``: ``guard.step(loss=...)``. When the step outputs also carry
+  ``"scores"`` (and ``"relevance"``/``"rel"`` with an optional ``"mask"``), they go to
+  ``check_scores`` / ``check_relevance`` first.
+- on a violation with ``on_violation="raise"``: ``trainer.should_stop = True``; the
+  GuardError is raised from ``on_train_end``, after Lightning has left its loop. The
+  report is reduced across ranks inside ``guard.step``, so every rank sees the violation
+  on the same step, stops on the same step and raises: no rank waits for another.
+- ``on_fit_end`` / ``teardown`` / ``on_exception``: ``guard.close()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from attnlint.guard.config import GuardConfig
+from attnlint.integrations._common import loss_of, require
+
+_pl = require("lightning.pytorch", "lightning", "attnlint.integrations.lightning")
+
+
+class AttentionGuardCallback(_pl.Callback):  # type: ignore[misc,name-defined]
+    def __init__(
+        self,
+        config: GuardConfig | None = None,
+        log_path: str | Path | None = None,
+        module: str | None = None,
+        loss_fn: Any = None,
+    ) -> None:
+        super().__init__()
+        self.config = config or GuardConfig()
+        self.log_path = log_path
+        self.module = module
+        self.loss_fn = loss_fn
+        self.guard: Any = None
+        self.error: BaseException | None = None
+        self.reports: list[Any] = []  # the latest StepReport is reports[-1]; kept short
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        from attnlint.guard import AttentionGuard
+
+        target = pl_module if self.module is None else getattr(pl_module, self.module)
+        self.error = None
+        self.guard = AttentionGuard(
+            target, config=self.config, log_path=self.log_path, loss_fn=self.loss_fn
+        )
+
+    def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+        if self.guard is not None:
+            self.guard.record_grad_norms()
+
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.guard is None or self.error is not None:
+            return
+        from attnlint.guard import GuardError
+
+        try:
+            if hasattr(outputs, "get"):
+                scores = outputs.get("scores")
+                rel = outputs.get("relevance", outputs.get("rel"))
+                if scores is not None:
+                    self.guard.check_scores(scores)
+                if rel is not None:
+                    self.guard.check_relevance(rel, mask=outputs.get("mask"))
+            report = self.guard.step(loss=loss_of(outputs))
+        except GuardError as exc:
+            self.error = exc
+            trainer.should_stop = True
+            return
+        if report is not None:
+            self.reports = [*self.reports[-1:], report]
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close()
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self._close()
+
+    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.guard is not None:
+            guard, self.guard = self.guard, None
+            guard.close()

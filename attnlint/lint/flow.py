@@ -1,0 +1,498 @@
+"""Function-local value flow: follow a value through the assignments of one scope.
+
+Attention and loss code names a tensor on one line and uses it three lines later
+(``scores = q @ k.mT`` ... ``scores = scores.masked_fill(...)`` ... ``softmax(scores)``),
+so a rule that looks at one expression alone misses most real code. A ``ScopeFlow`` is
+the scope (a function body, or a module's top level) flattened into ordered ``Step``s,
+one per simple statement or compound-statement header, each with the names it binds and
+reads. On it, ``origins`` walks back from an expression to the assignments that produced
+it and ``forward`` walks on to the steps that use a value.
+
+This is deliberately not a data-flow analysis: no control-flow graph, no aliasing, no
+loops carried around. Definitions in a branch that does not enclose the use are kept (a
+value *may* come from there), which is the conservative choice for rules that must stay
+silent when any path is safe. Built only for scopes where a rule found a candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import libcst as cst
+from pydantic import BaseModel
+
+from attnlint.lint.rule import Rule, RuleContext
+
+Scope = cst.FunctionDef | cst.Module
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Step:
+    """One statement (or compound header) of a scope, in source order."""
+
+    index: int
+    node: cst.CSTNode  # small statement, or the header expression of If/For/While/With
+    statement: cst.CSTNode  # what holds it: a SimpleStatementLine or a compound statement
+    binds: frozenset[str]
+    reads: frozenset[str]
+    value: cst.BaseExpression | None  # the assigned / evaluated / tested expression
+    calls: tuple[cst.Call, ...]  # every call inside, outermost first
+    blocks: tuple[cst.CSTNode, ...]  # enclosing suites inside the scope, outermost first
+    loops: tuple[cst.For | cst.While, ...] = ()
+
+    def encloses(self, other: Step) -> bool:
+        """True when this step's block nesting is a prefix of ``other``'s: it runs
+        whenever ``other`` does (loops aside)."""
+        return other.blocks[: len(self.blocks)] == self.blocks
+
+
+class _Collector(cst.CSTVisitor):
+    """Names read and calls made inside one expression (nested scopes included: a
+    lambda reading ``scores`` still reads it)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.calls: list[cst.Call] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)  # ``attr`` is not a variable read
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)  # a keyword is not a variable read
+        return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+
+def read_names(node: cst.CSTNode) -> set[str]:
+    """Variable names read in ``node``: attribute names and keywords excluded."""
+    collector = _Collector()
+    node.visit(collector)
+    return collector.names
+
+
+def _bound_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, cst.Tuple | cst.List):
+        out: list[str] = []
+        for element in target.elements:
+            out.extend(_bound_names(element.value))
+        return out
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    return []
+
+
+class ScopeFlow:
+    """A scope as ordered steps, with lookups by call and by bound name."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.steps: list[Step] = []
+        self._step_of_call: dict[int, int] = {}
+        body = scope.body.body if isinstance(scope, cst.FunctionDef) else scope.body
+        if isinstance(body, tuple | list):
+            self._walk(body, (), ())
+        else:  # ``def f(): return x`` on one line
+            self._walk_simple(body, scope, (), ())
+
+    # -- building ---------------------------------------------------------------------
+
+    def _add(
+        self,
+        node: cst.CSTNode,
+        statement: cst.CSTNode,
+        blocks: tuple[cst.CSTNode, ...],
+        loops: tuple[cst.For | cst.While, ...],
+        binds: list[str],
+        value: cst.BaseExpression | None,
+        extra_reads: tuple[cst.CSTNode, ...] = (),
+    ) -> None:
+        collector = _Collector()
+        if value is not None:
+            value.visit(collector)
+        for extra in extra_reads:
+            extra.visit(collector)
+        step = Step(
+            index=len(self.steps),
+            node=node,
+            statement=statement,
+            binds=frozenset(binds),
+            reads=frozenset(collector.names),
+            value=value,
+            calls=tuple(collector.calls),
+            blocks=blocks,
+            loops=loops,
+        )
+        for call in collector.calls:
+            self._step_of_call[id(call)] = step.index
+        self.steps.append(step)
+
+    def _walk(
+        self,
+        body: object,
+        blocks: tuple[cst.CSTNode, ...],
+        loops: tuple[cst.For | cst.While, ...],
+    ) -> None:
+        for stmt in body:  # type: ignore[attr-defined]
+            if isinstance(stmt, cst.SimpleStatementLine):
+                self._walk_simple(stmt, stmt, blocks, loops)
+            elif isinstance(stmt, cst.FunctionDef | cst.ClassDef):
+                continue  # its own scope
+            elif isinstance(stmt, cst.If):
+                self._walk_if(stmt, blocks, loops)
+            elif isinstance(stmt, cst.For):
+                inner = (*loops, stmt)
+                self._add(stmt, stmt, blocks, loops, _bound_names(stmt.target), stmt.iter)
+                self._suite(stmt.body, blocks, inner)
+                if stmt.orelse is not None:
+                    self._suite(stmt.orelse.body, blocks, loops)
+            elif isinstance(stmt, cst.While):
+                inner = (*loops, stmt)
+                self._add(stmt, stmt, blocks, inner, [], stmt.test)
+                self._suite(stmt.body, blocks, inner)
+                if stmt.orelse is not None:
+                    self._suite(stmt.orelse.body, blocks, loops)
+            elif isinstance(stmt, cst.With):
+                for item in stmt.items:
+                    binds = _bound_names(item.asname.name) if item.asname is not None else []
+                    self._add(item, stmt, blocks, loops, binds, item.item)
+                self._suite(stmt.body, blocks, loops)
+            elif isinstance(stmt, cst.Try | cst.TryStar):
+                self._suite(stmt.body, blocks, loops)
+                for handler in stmt.handlers:
+                    self._suite(handler.body, blocks, loops)
+                if stmt.orelse is not None:
+                    self._suite(stmt.orelse.body, blocks, loops)
+                if stmt.finalbody is not None:
+                    self._suite(stmt.finalbody.body, blocks, loops)
+
+    def _walk_if(
+        self, stmt: cst.If, blocks: tuple[cst.CSTNode, ...], loops: tuple[cst.For | cst.While, ...]
+    ) -> None:
+        self._add(stmt, stmt, blocks, loops, [], stmt.test)
+        self._suite(stmt.body, blocks, loops)
+        if isinstance(stmt.orelse, cst.If):
+            self._walk_if(stmt.orelse, (*blocks, stmt.orelse), loops)
+        elif stmt.orelse is not None:
+            self._suite(stmt.orelse.body, blocks, loops)
+
+    def _suite(
+        self,
+        suite: cst.BaseSuite,
+        blocks: tuple[cst.CSTNode, ...],
+        loops: tuple[cst.For | cst.While, ...],
+    ) -> None:
+        inner = (*blocks, suite)
+        if isinstance(suite, cst.IndentedBlock):
+            self._walk(suite.body, inner, loops)
+        else:  # ``if x: a = 1; b = 2`` on one line
+            self._walk_simple(suite, suite, inner, loops)
+
+    def _walk_simple(
+        self,
+        line: cst.SimpleStatementLine | cst.SimpleStatementSuite | cst.CSTNode,
+        statement: cst.CSTNode,
+        blocks: tuple[cst.CSTNode, ...],
+        loops: tuple[cst.For | cst.While, ...],
+    ) -> None:
+        for small in getattr(line, "body", ()):
+            if isinstance(small, cst.Assign):
+                binds: list[str] = []
+                extra: list[cst.CSTNode] = []
+                for target in small.targets:
+                    names = _bound_names(target.target)
+                    binds.extend(names)
+                    if not names:  # ``x[m] = 0`` / ``self.a = b`` read x / self
+                        extra.append(target.target)
+                self._add(small, statement, blocks, loops, binds, small.value, tuple(extra))
+            elif isinstance(small, cst.AugAssign):
+                binds = _bound_names(small.target)
+                self._add(small, statement, blocks, loops, binds, small.value, (small.target,))
+            elif isinstance(small, cst.AnnAssign):
+                binds = _bound_names(small.target)
+                self._add(small, statement, blocks, loops, binds, small.value)
+            elif isinstance(small, cst.Expr | cst.Return):
+                self._add(small, statement, blocks, loops, [], small.value)
+            elif isinstance(small, cst.Assert):
+                reads = (small.msg,) if small.msg is not None else ()
+                self._add(small, statement, blocks, loops, [], small.test, reads)
+            elif isinstance(small, cst.Raise):
+                self._add(small, statement, blocks, loops, [], small.exc)
+            else:  # pass / continue / break / del / global / import
+                self._add(small, statement, blocks, loops, [], None)
+
+    # -- queries ----------------------------------------------------------------------
+
+    def step_of(self, call: cst.Call) -> Step | None:
+        """The step whose expression holds ``call``."""
+        index = self._step_of_call.get(id(call))
+        return self.steps[index] if index is not None else None
+
+    def definitions(self, name: str, before: int) -> list[Step]:
+        """Steps binding ``name`` that may reach step ``before``, nearest first.
+
+        Walks back and stops at the first definition that encloses the use and is not an
+        augmented assignment (``x *= s`` depends on the ``x`` before it)."""
+        use = self.steps[before] if before < len(self.steps) else None
+        out: list[Step] = []
+        for step in reversed(self.steps[:before]):
+            if name not in step.binds:
+                continue
+            out.append(step)
+            if (
+                not isinstance(step.node, cst.AugAssign)
+                and name not in step.reads
+                and (use is None or step.encloses(use))
+            ):
+                break
+        return out
+
+    def origins(
+        self, expr: cst.BaseExpression, at: int, depth: int = 8
+    ) -> tuple[list[cst.BaseExpression], list[Step]]:
+        """``expr`` and every expression it was derived from within the scope: the values
+        of the definitions reaching step ``at`` of each name it reads, recursively, up to
+        ``depth`` assignments back. Also returns the defining steps (augmented
+        assignments carry their operator there)."""
+        exprs: list[cst.BaseExpression] = [expr]
+        steps: list[Step] = []
+        seen: set[int] = set()
+        frontier: list[tuple[set[str], int, int]] = [(read_names(expr), at, 0)]
+        while frontier:
+            names, where, level = frontier.pop()
+            if level >= depth:
+                continue
+            for name in sorted(names):
+                for step in self.definitions(name, where):
+                    if step.index in seen:
+                        continue
+                    seen.add(step.index)
+                    steps.append(step)
+                    if step.value is not None:
+                        exprs.append(step.value)
+                    frontier.append((set(step.reads), step.index, level + 1))
+        return exprs, steps
+
+    def forward(self, names: set[str], start: int) -> Iterator[tuple[Step, frozenset[str]]]:
+        """Steps after ``start`` that read a value derived from ``names``, with the
+        derived names each one reads. Assignments from such a value extend the set; an
+        unconditional rebinding from unrelated values ends it."""
+        live = set(names)
+        origin = self.steps[start]
+        for step in self.steps[start + 1 :]:
+            if not live:
+                return
+            used = step.reads & live
+            if used:
+                yield step, frozenset(used)
+                live |= step.binds
+            elif step.binds & live and step.encloses(origin):
+                live -= step.binds
+
+
+@lru_cache(maxsize=32)
+def scope_flow(scope: Scope) -> ScopeFlow:
+    """The flow of ``scope``, built once and shared by every rule of the pass."""
+    return ScopeFlow(scope)
+
+
+class ScopedRule(Rule):
+    """A rule that collects candidate nodes while the engine walks the tree and analyses
+    them per scope when the scope is left, so the flow is built only for scopes with a
+    candidate. Subclasses call ``self.candidate(node)`` and define ``analyse``."""
+
+    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+        super().__init__(context, options)
+        self._scopes: list[tuple[Scope, str | None]] = []
+        self._found: dict[int, list[cst.CSTNode]] = {}
+        self._classes: list[str] = []
+
+    def candidate(self, node: cst.CSTNode) -> None:
+        if self._scopes:
+            self._found.setdefault(id(self._scopes[-1][0]), []).append(node)
+
+    def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
+        raise NotImplementedError
+
+    def _enter(self, scope: Scope) -> None:
+        self._scopes.append((scope, self._classes[-1] if self._classes else None))
+
+    def _leave(self) -> None:
+        scope, class_name = self._scopes.pop()
+        nodes = self._found.pop(id(scope), None)
+        if nodes:
+            self.analyse(scope_flow(scope), nodes, class_name)
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._enter(node)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self._leave()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._classes.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._classes.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._enter(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._leave()
+
+
+# -- where values come from and where they end up -------------------------------------
+# The vocabulary the numerics rules share: which values are scores (model outputs,
+# logits, the loss) and which calls are the loss. Names are matched by ``_`` tokens so
+# that ``pred_scores`` and ``y_pred`` count and ``description`` does not.
+
+SCORE_TOKENS = frozenset(
+    {
+        "score", "scores", "logit", "logits", "pred", "preds", "prediction", "predictions",
+        "output", "outputs", "out", "energy", "energies", "yhat",
+    }
+)  # fmt: skip
+LOSS_TOKENS = frozenset({"loss", "losses", "criterion", "crit", "listmle", "listnet", "ranknet"})
+LOSS_FUNCTIONS = frozenset(
+    {
+        "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+        "kl_div", "nll", "mse", "smooth_l1", "margin_ranking", "ctc",
+    }
+)  # fmt: skip
+# Attribute names on a model that are not its forward pass.
+_NOT_FORWARD = LOSS_TOKENS | {"log", "log_dict", "metric", "metrics", "logger", "print"}
+MODEL_NAMES = frozenset(
+    {"model", "net", "network", "module", "self", "ranker", "scorer", "classifier", "backbone"}
+)
+
+
+def dotted_name(node: cst.CSTNode) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None (no import resolution)."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def name_tokens(node: cst.CSTNode) -> set[str]:
+    """Lower-case ``_`` tokens of the name a value goes by: ``self.pred_scores`` ->
+    {pred, scores}; ``out["logits"]`` -> {out, logits}."""
+    if isinstance(node, cst.Name):
+        return set(node.value.lower().split("_"))
+    if isinstance(node, cst.Attribute):
+        return set(node.attr.value.lower().split("_"))
+    if isinstance(node, cst.Subscript):
+        tokens = name_tokens(node.value)
+        if len(node.slice) == 1:
+            index = node.slice[0].slice
+            if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
+                tokens |= set(index.value.raw_value.lower().split("_"))
+        return tokens
+    return set()
+
+
+def callee_last(call: cst.Call) -> str:
+    """The called name's last part: ``F.cross_entropy`` -> ``cross_entropy``."""
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    if isinstance(func, cst.Name):
+        return func.value
+    return ""
+
+
+def is_loss_call(call: cst.Call) -> bool:
+    """``criterion(...)``, ``self.loss_fn(...)``, ``listmle_loss(...)``,
+    ``F.cross_entropy(...)``, ``nn.MSELoss()(...)``."""
+    func = call.func
+    if isinstance(func, cst.Call):  # nn.CrossEntropyLoss()(logits, y)
+        return callee_last(func).endswith("Loss")
+    last = callee_last(call)
+    if last.endswith("Loss"):
+        return False  # constructing a loss module is not computing a loss
+    tokens = set(last.lower().split("_"))
+    return bool(tokens & LOSS_TOKENS) or last.lower().removesuffix("_loss") in LOSS_FUNCTIONS
+
+
+def is_model_call(call: cst.Call) -> bool:
+    """``model(x)``, ``self(x)``, ``self.scorer(z)``, ``net.forward(x)``: a forward pass."""
+    name = dotted_name(call.func)
+    if name is None:
+        return False
+    parts = name.split(".")
+    if parts[-1] == "forward":
+        return True
+    if parts[0] not in MODEL_NAMES and parts[-1] not in MODEL_NAMES:
+        return False
+    return not set(parts[-1].lower().split("_")) & _NOT_FORWARD
+
+
+def is_loss_scope(scope: Scope, class_name: str | None) -> bool:
+    """A function that computes a loss: its return value is the loss."""
+    if not isinstance(scope, cst.FunctionDef):
+        return False
+    if set(scope.name.value.lower().split("_")) & LOSS_TOKENS:
+        return True
+    return scope.name.value == "forward" and class_name is not None and class_name.endswith("Loss")
+
+
+def contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
+    """Whether ``inner`` (by identity) is ``outer`` or inside it."""
+    if outer is inner:
+        return True
+    found = False
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            nonlocal found
+            if node is inner:
+                found = True
+            return not found
+
+    outer.visit(_Find())
+    return found
+
+
+def _is_backward(call: cst.Call) -> bool:
+    """``x.backward()`` or ``scaler.scale(x)``: the value is what gets differentiated."""
+    return isinstance(call.func, cst.Attribute) and call.func.attr.value in ("backward", "scale")
+
+
+def feeds_loss(
+    flow: ScopeFlow, step: Step, node: cst.CSTNode, names: set[str], loss_scope: bool
+) -> bool:
+    """Whether the value of ``node`` (computed at ``step``; bound to ``names`` after it)
+    reaches a loss: an argument of a loss call, the receiver of ``.backward()`` or
+    ``scaler.scale()``, or the return value of a loss function."""
+    for call in step.calls:
+        if call is node or not contains(call, node):
+            continue
+        if is_loss_call(call) and any(contains(arg, node) for arg in call.args):
+            return True
+        if _is_backward(call) and contains(call.func.value, node):  # type: ignore[attr-defined]
+            return True
+    if loss_scope and isinstance(step.node, cst.Return):
+        return True
+    for later, used in flow.forward(names, step.index):
+        for call in later.calls:
+            if is_loss_call(call) and any(read_names(arg.value) & used for arg in call.args):
+                return True
+            if _is_backward(call) and read_names(call.func.value) & used:  # type: ignore[attr-defined]
+                return True
+        if loss_scope and isinstance(later.node, cst.Return):
+            return True
+    return False

@@ -1,0 +1,264 @@
+"""AL103 unlogged-grad-clip: the total norm returned by gradient clipping is thrown away.
+
+The fix (unsafe: it adds a logging call the user has to want) keeps the norm in a name and
+hands it to a logger the code already uses in that scope; without one, no fix is offered.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+from pydantic import BaseModel
+
+from attnlint.lint.diagnostic import Edit, Fix
+from attnlint.lint.helpers import (
+    call_arg,
+    is_test_path,
+    names_in,
+    parameter_names,
+    read_names,
+    scope_statements,
+)
+from attnlint.lint.names import LIGHTNING_MODULES, NORM_RETURNING
+from attnlint.lint.rule import Rule, RuleContext
+
+_FRESH_NAMES = ("grad_norm", "total_grad_norm", "grad_norm_before_clip")
+
+
+class UnloggedGradClip(Rule):
+    code = "AL103"
+    name = "unlogged-grad-clip"
+    summary = "the total norm returned by clip_grad_norm_ is discarded or never used"
+    triggers = ("clip_grad_norm", "clip_gradients")
+
+    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+        super().__init__(context, options)
+        self._scopes: list[cst.FunctionDef | cst.ClassDef] = []
+        self._skip = is_test_path(context.path)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._scopes.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._scopes.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._scopes.append(node)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._scopes.pop()
+
+    # -- detection -------------------------------------------------------------------
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._check_line(node, node.body, fixable=len(node.body) == 1)
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._check_line(node, node.body, fixable=False)
+
+    def _check_line(
+        self,
+        line: cst.SimpleStatementLine | cst.SimpleStatementSuite,
+        body: tuple[cst.BaseSmallStatement, ...] | list[cst.BaseSmallStatement],
+        fixable: bool,
+    ) -> None:
+        if self._skip:
+            return
+        for small in body:
+            if isinstance(small, cst.Expr):
+                what = self._clip_name(small.value)
+                if what is not None:
+                    message = (
+                        f"the total gradient norm returned by {what} is discarded: keep it and "
+                        "log it, so exploding or vanishing gradients (and how often clipping "
+                        "bites) show in the run's logs"
+                    )
+                    fix = self._fix(line, small.value, None) if fixable else None
+                    self.report(small.value, message, fix)
+            elif isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None:
+                what = self._clip_name(small.value)
+                targets = (
+                    [t.target for t in small.targets]
+                    if isinstance(small, cst.Assign)
+                    else [small.target]
+                )
+                if what is None or len(targets) != 1 or not isinstance(targets[0], cst.Name):
+                    continue
+                target = targets[0]
+                if target.value != "_" and self._is_read(target.value):
+                    continue
+                message = (
+                    f"the total gradient norm returned by {what} is assigned to "
+                    f"`{target.value}` and never used: log it, so exploding or vanishing "
+                    "gradients (and how often clipping bites) show in the run's logs"
+                )
+                fix = self._fix(line, small.value, target) if fixable else None
+                self.report(small.value, message, fix)
+
+    def _clip_name(self, value: cst.BaseExpression | None) -> str | None:
+        """What the call is, if it is a clipping call that returns the total norm."""
+        if not isinstance(value, cst.Call):
+            return None
+        qualname = self.context.qualname(value.func)
+        if qualname in NORM_RETURNING:
+            return qualname
+        func = value.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        receiver = self.context.code_for(func.value).strip()
+        if qualname is not None and qualname.startswith("torch."):
+            return None  # a torch function that is not a norm-returning clip
+        if func.attr.value == "clip_grad_norm_":  # Accelerate, FSDP
+            return f"{receiver}.clip_grad_norm_"
+        if (
+            func.attr.value == "clip_gradients"
+            and receiver != "self"  # a LightningModule's clip_gradients returns None
+            and call_arg(value, "max_norm", 3) is not None  # Fabric returns it with max_norm
+        ):
+            return f"{receiver}.clip_gradients"
+        return None
+
+    def _scope(self) -> cst.Module | cst.FunctionDef:
+        for scope in reversed(self._scopes):
+            if isinstance(scope, cst.FunctionDef):
+                return scope
+        return self.context.module
+
+    def _is_read(self, name: str) -> bool:
+        scope = self._scope()
+        if isinstance(scope, cst.FunctionDef):
+            for stmt in scope_statements(scope.body):
+                if isinstance(stmt, cst.Global | cst.Nonlocal) and name in {
+                    item.name.value for item in stmt.names if isinstance(item.name, cst.Name)
+                }:
+                    return True  # read elsewhere, out of sight
+        return any(found.value == name for found in read_names(scope))
+
+    # -- fix -------------------------------------------------------------------------
+
+    def _fix(
+        self,
+        line: cst.SimpleStatementLine | cst.SimpleStatementSuite,
+        call: cst.BaseExpression,
+        target: cst.Name | None,
+    ) -> Fix | None:
+        if target is not None and target.value != "_":
+            variable = target.value
+        else:
+            taken = names_in(self._scope())
+            variable = next((n for n in _FRESH_NAMES if n not in taken), "")
+            if not variable:
+                return None
+        assert isinstance(call, cst.Call)
+        log_line = self._log_line(call, variable)
+        if log_line is None:
+            return None
+        edits: list[Edit] = []
+        if target is None:
+            edits.append(Edit(call, f"{variable} = {self.context.code_for(call).strip()}"))
+        elif target.value == "_":
+            edits.append(Edit(target, variable))
+        edits.append(Edit(line, log_line, "insert_after"))
+        return Fix(f"keep the norm in `{variable}` and log it", tuple(edits), "unsafe")
+
+    def _log_line(self, call: cst.Call, variable: str) -> str | None:
+        """A statement that logs ``variable`` with a logger this code already uses."""
+        function = self._scope()
+        function_code = (
+            self.context.code_for(function) if function is not self.context.module else ""
+        )
+        source = self.context.source
+        if self._in_lightning_method():
+            return f'self.log("grad_norm", {variable})'
+        func = call.func
+        if isinstance(func, cst.Attribute) and self.context.qualname(func) not in NORM_RETURNING:
+            # A method (Accelerate, Fabric): its own tracker, if the code sets one up.
+            receiver = self.context.code_for(func.value).strip()
+            if f"{receiver}.log(" in source or f"{receiver}.init_trackers(" in source:
+                if func.attr.value == "clip_gradients":
+                    return f'{receiver}.log("grad_norm", {variable})'  # Fabric
+                return f'{receiver}.log({{"grad_norm": float({variable})}})'  # Accelerate
+        wandb = next((k for k, v in self.context.imports.items() if v == "wandb"), None)
+        if wandb is not None and f"{wandb}.log(" in source:
+            return f'{wandb}.log({{"grad_norm": float({variable})}})'
+        writer = _scalar_writer(function_code or source)
+        if writer is not None:
+            receiver, step = writer
+            return f'{receiver}.add_scalar("grad_norm", {variable}{step})'
+        logger = self._python_logger(function)
+        if logger is not None:
+            name, loguru = logger
+            if loguru:
+                return f'{name}.info("grad_norm={{:.4f}}", {variable})'
+            return f'{name}.info("grad_norm=%.4f", {variable})'
+        return None
+
+    def _in_lightning_method(self) -> bool:
+        if len(self._scopes) < 2:
+            return False
+        function, klass = self._scopes[-1], self._scopes[-2]
+        if not isinstance(function, cst.FunctionDef) or not isinstance(klass, cst.ClassDef):
+            return False
+        if "self" not in parameter_names(function):
+            return False
+        return any(self.context.qualname(base.value) in LIGHTNING_MODULES for base in klass.bases)
+
+    def _python_logger(self, function: cst.Module | cst.FunctionDef) -> tuple[str, bool] | None:
+        """A name bound to ``logging.getLogger(...)`` / ``get_logger(...)`` in this function
+        or at module level, or loguru's ``logger``."""
+        for local, full in self.context.imports.items():
+            if full == "loguru.logger":
+                return local, True
+        scopes: list[cst.Module | cst.FunctionDef] = [self.context.module]
+        if function is not self.context.module:
+            scopes.insert(0, function)
+        for scope in scopes:
+            for stmt in scope_statements(scope.body):
+                if (
+                    isinstance(stmt, cst.Assign)
+                    and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0].target, cst.Name)
+                    and isinstance(stmt.value, cst.Call)
+                ):
+                    qualname = self.context.qualname(stmt.value.func) or ""
+                    if qualname.endswith(("getLogger", "get_logger")):
+                        return stmt.targets[0].target.value, False
+        return None
+
+
+def _scalar_writer(code: str) -> tuple[str, str] | None:
+    """The receiver of an ``X.add_scalar(...)`` call in ``code``, and its step argument.
+
+    Read from text on purpose: the fix only needs to copy what the user wrote.
+    """
+    at = code.find(".add_scalar(")
+    if at < 0:
+        return None
+    start = at
+    while start > 0 and (code[start - 1].isalnum() or code[start - 1] in "_."):
+        start -= 1
+    receiver = code[start:at]
+    if not receiver or (not receiver[0].isalpha() and receiver[0] != "_"):
+        return None
+    try:
+        call = cst.parse_expression(code[start : _closing(code, at + len(".add_scalar("))])
+    except (cst.ParserSyntaxError, ValueError):
+        return receiver, ""
+    step = ""
+    if isinstance(call, cst.Call):
+        arg = call_arg(call, "global_step", 2)
+        if arg is not None:
+            step = f", {cst.Module([]).code_for_node(arg.value)}"
+    return receiver, step
+
+
+def _closing(code: str, start: int) -> int:
+    """Offset just after the parenthesis closing the one opened before ``start``."""
+    depth = 1
+    for index in range(start, len(code)):
+        if code[index] == "(":
+            depth += 1
+        elif code[index] == ")":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    raise ValueError("unbalanced")

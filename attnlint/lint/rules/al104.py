@@ -1,0 +1,130 @@
+"""AL104 clip-before-unscale: clipping gradients that a GradScaler has not unscaled yet."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from attnlint.lint.diagnostic import Edit, Fix
+from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, callee_last, dotted_name
+
+_CLIPS = frozenset({"clip_grad_norm_", "clip_grad_value_"})
+
+
+class ClipBeforeUnscale(ScopedRule):
+    code = "AL104"
+    name = "clip-before-unscale"
+    summary = "gradient clipping under a GradScaler without scaler.unscale_(optimizer) first"
+    # Only torch's own clip functions can fire (accelerate/Lightning unscale for you).
+    triggers = ("clip_grad",)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        qualname = self.context.qualname(node.func) or ""
+        # by the resolved name: ``from torch.nn.utils import clip_grad_norm_ as clip``
+        if qualname.startswith("torch.") and qualname.rsplit(".", 1)[-1] in _CLIPS:
+            self.candidate(node)
+
+    def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
+        scalers, optimizers, unscales = self._scaler_use(flow)
+        if not scalers:
+            return
+        fix_offered = False
+        for clip in nodes:
+            assert isinstance(clip, cst.Call)
+            step = flow.step_of(clip)
+            if step is None or any(index < step.index for index in unscales):
+                continue
+            fix = None
+            if (
+                not fix_offered
+                and not unscales
+                and len(scalers) == 1
+                and len(optimizers) == 1
+                and self._encloses_all(flow, step, nodes)
+            ):
+                # Only the first clip of the step gets the insert: a second unscale_ in
+                # the same step raises at run time.
+                fix = Fix(
+                    f"call {scalers[0]}.unscale_({optimizers[0]}) before clipping",
+                    (
+                        Edit(
+                            step.statement,
+                            f"{scalers[0]}.unscale_({optimizers[0]})",
+                            "insert_before",
+                        ),
+                    ),
+                )
+            fix_offered = True  # only the first unguarded clip may take the insert
+            self.report(
+                clip,
+                "gradients are clipped while still multiplied by the GradScaler's scale "
+                "(2**16 by default): the threshold is effectively divided by the scale and "
+                f"every step is clipped; call {scalers[0]}.unscale_(optimizer) before clipping",
+                fix=fix,
+            )
+
+    @staticmethod
+    def _encloses_all(flow: ScopeFlow, first: Step, clips: list[cst.CSTNode]) -> bool:
+        """An unscale_ inserted before ``first`` runs before every other clip (not only
+        in the branch ``first`` sits in)."""
+        for clip in clips:
+            assert isinstance(clip, cst.Call)
+            other = flow.step_of(clip)
+            if other is not None and not first.encloses(other):
+                return False
+        return True
+
+    @staticmethod
+    def _scaler_use(flow: ScopeFlow) -> tuple[list[str], list[str], list[int]]:
+        """Scaler names (receivers of ``.scale(loss).backward()`` / ``scaler.step(opt)``,
+        names bound to a ``GradScaler(...)``), the optimizers passed to ``scaler.step``,
+        and the steps that call ``.unscale_``."""
+        scalers: list[str] = []
+        optimizers: list[str] = []
+        unscales: list[int] = []
+
+        def add(items: list[str], name: str | None) -> None:
+            if name is not None and name not in items:
+                items.append(name)
+
+        for step in flow.steps:
+            for call in step.calls:
+                func = call.func
+                last = callee_last(call)
+                if last == "GradScaler":
+                    for name in sorted(step.binds):
+                        add(scalers, name)
+                    _attribute_target(step, scalers)
+                if not isinstance(func, cst.Attribute):
+                    continue
+                receiver = dotted_name(func.value)
+                if receiver is None:
+                    continue
+                if last == "unscale_":
+                    unscales.append(step.index)
+                elif last == "scale" and _backward_of(step, call):
+                    add(scalers, receiver)
+                elif last == "step" and "scaler" in receiver.lower():
+                    add(scalers, receiver)
+                    if len(call.args) == 1 and call.args[0].keyword is None:
+                        add(optimizers, dotted_name(call.args[0].value))
+        return scalers, optimizers, unscales
+
+
+def _backward_of(step: Step, scale: cst.Call) -> bool:
+    """``<scale>.backward()`` in the same step."""
+    return any(
+        isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == "backward"
+        and call.func.value is scale
+        for call in step.calls
+    )
+
+
+def _attribute_target(step: Step, scalers: list[str]) -> None:
+    """``self.scaler = GradScaler()`` binds no plain name; keep the attribute chain."""
+    node = step.node
+    if isinstance(node, cst.Assign):
+        for target in node.targets:
+            name = dotted_name(target.target)
+            if name is not None and "." in name and name not in scalers:
+                scalers.append(name)

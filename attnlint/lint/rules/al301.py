@@ -1,0 +1,161 @@
+"""AL301 nan-masking: NaNs in scores, logits or the loss replaced on the way to the loss."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from attnlint.lint.flow import (
+    SCORE_TOKENS,
+    ScopedRule,
+    ScopeFlow,
+    Step,
+    callee_last,
+    contains,
+    feeds_loss,
+    is_loss_scope,
+    is_model_call,
+    name_tokens,
+)
+from attnlint.lint.helpers import call_arg
+
+_NAN_TESTS = frozenset({"isnan", "isfinite", "isinf"})
+_SANITISERS = frozenset({"nan_to_num", "nan_to_num_"})
+_SCORE_OR_LOSS = SCORE_TOKENS | {"loss", "losses"}
+
+
+_PROBABILITIES = frozenset({"softmax", "sigmoid", "exp", "normalize"})
+_NOT_SCORES = frozenset({"prob", "probs", "probabilities", "p", "attn", "weights", "target"})
+
+
+def is_scores(
+    flow: ScopeFlow, expr: cst.BaseExpression, at: int, tokens: frozenset[str], depth: int = 6
+) -> bool:
+    """A model's output or a value named like one (``scores``, ``logits``, ...), followed
+    back through the scope's assignments and the receivers/operands of the expressions
+    that built it. A value that went through softmax/sigmoid is a probability, not a
+    score, and stops the walk."""
+    if depth <= 0:
+        return False
+    if isinstance(expr, cst.Call):
+        if callee_last(expr) in _PROBABILITIES:
+            return False
+        if is_model_call(expr):
+            return True
+        if isinstance(expr.func, cst.Attribute):  # scores.float(), logits.view(...)
+            return is_scores(flow, expr.func.value, at, tokens, depth - 1)
+        first = call_arg(expr, None, 0)
+        return first is not None and is_scores(flow, first.value, at, tokens, depth - 1)
+    found = name_tokens(expr)
+    if found & tokens:
+        return True
+    if found & _NOT_SCORES:
+        return False
+    if isinstance(expr, cst.BinaryOperation):
+        return is_scores(flow, expr.left, at, tokens, depth - 1) or is_scores(
+            flow, expr.right, at, tokens, depth - 1
+        )
+    if isinstance(expr, cst.UnaryOperation):
+        return is_scores(flow, expr.expression, at, tokens, depth - 1)
+    if isinstance(expr, cst.Name):
+        for step in flow.definitions(expr.value, at):
+            if (
+                step.value is not None
+                and not isinstance(step.node, cst.For | cst.WithItem)
+                and is_scores(flow, step.value, step.index, tokens, depth - 1)
+            ):
+                return True
+    return False
+
+
+def _root_name(expr: cst.BaseExpression) -> str | None:
+    while isinstance(expr, cst.Attribute | cst.Subscript):
+        expr = expr.value
+    return expr.value if isinstance(expr, cst.Name) else None
+
+
+class NanMasking(ScopedRule):
+    code = "AL301"
+    name = "nan-masking"
+    summary = "NaN/inf in scores, logits or the loss replaced before the loss or the step"
+    triggers = ("nan", "isfinite", "isinf")  # isnan and nan_to_num contain "nan"
+
+    def visit_Call(self, node: cst.Call) -> None:
+        last = callee_last(node)
+        if last in _SANITISERS or last in _NAN_TESTS:
+            self.candidate(node)
+
+    def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
+        loss_scope = is_loss_scope(flow.scope, class_name)
+        for call in nodes:
+            assert isinstance(call, cst.Call)
+            step = flow.step_of(call)
+            if step is None:
+                continue
+            found = self._sanitised(call, step)
+            if found is None:
+                continue
+            anchor, value, names = found
+            if not is_scores(flow, value, step.index, _SCORE_OR_LOSS):
+                continue
+            if feeds_loss(flow, step, anchor, names, loss_scope):
+                self.report(
+                    anchor,
+                    "non-finite values in model outputs/scores are replaced on the way to the "
+                    "loss: the NaN that should stop the run is turned into a constant with no "
+                    "gradient; find where it comes from instead",
+                )
+
+    def _sanitised(
+        self, call: cst.Call, step: Step
+    ) -> tuple[cst.CSTNode, cst.BaseExpression, set[str]] | None:
+        """(node to report and follow, the value being cleaned, names holding the result)."""
+        last = callee_last(call)
+        qualname = self.context.qualname(call.func) or ""
+        if last in _SANITISERS:
+            if qualname == "torch.nan_to_num":
+                arg = call_arg(call, "input", 0)
+                if arg is None:
+                    return None
+                return call, arg.value, self._result_names(step, call, None)
+            if not isinstance(call.func, cst.Attribute):
+                return None
+            value = call.func.value
+            in_place = _root_name(value) if last.endswith("_") else None
+            return call, value, self._result_names(step, call, in_place)
+        # isnan / isfinite / isinf: only as the mask of a where / masked_fill / index fill
+        tested = call_arg(call, "input", 0)
+        if qualname.startswith("torch.") and tested is not None:
+            value = tested.value
+        elif isinstance(call.func, cst.Attribute) and not qualname.startswith("torch."):
+            value = call.func.value
+        else:
+            return None
+        for outer in step.calls:
+            outer_last = callee_last(outer)
+            mask = call_arg(outer, "condition" if outer_last == "where" else "mask", 0)
+            if mask is None or not contains(mask.value, call):
+                continue
+            if outer_last == "where" and self.context.qualname(outer.func) == "torch.where":
+                if len(outer.args) >= 3:
+                    return outer, value, self._result_names(step, outer, None)
+            elif outer_last in ("masked_fill", "masked_fill_") and isinstance(
+                outer.func, cst.Attribute
+            ):
+                in_place = _root_name(outer.func.value) if outer_last.endswith("_") else None
+                return outer, value, self._result_names(step, outer, in_place)
+        node = step.node
+        if isinstance(node, cst.Assign):  # x[torch.isnan(x)] = 0
+            for target in node.targets:
+                sub = target.target
+                if isinstance(sub, cst.Subscript) and contains(sub, call):
+                    root = _root_name(sub.value)
+                    if root is not None:
+                        return node, value, {root}
+        return None
+
+    @staticmethod
+    def _result_names(step: Step, call: cst.CSTNode, in_place: str | None) -> set[str]:
+        names = set(step.binds) if step.value is not None and contains(step.value, call) else set()
+        if in_place is not None:
+            names.add(in_place)
+        return names

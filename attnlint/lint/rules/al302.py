@@ -1,0 +1,98 @@
+"""AL302 score-clamp: scores or logits clamped on their way into the loss."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from attnlint.lint.flow import (
+    SCORE_TOKENS,
+    ScopedRule,
+    ScopeFlow,
+    callee_last,
+    contains,
+    feeds_loss,
+    is_loss_scope,
+)
+from attnlint.lint.helpers import call_arg, is_number_literal
+from attnlint.lint.rules.al301 import is_scores
+
+_CLAMPS = frozenset({"clamp", "clamp_", "clip", "clip_"})
+_LOG_CALLS = frozenset({"log", "log_", "log2", "log10", "log1p"})
+
+
+def _literal_value(node: cst.BaseExpression) -> float | None:
+    if not is_number_literal(node):
+        return None
+    sign = (
+        -1.0
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus)
+        else 1.0
+    )
+    inner = node.expression if isinstance(node, cst.UnaryOperation) else node
+    assert isinstance(inner, cst.Integer | cst.Float)
+    return sign * float(inner.evaluated_value)
+
+
+class ScoreClamp(ScopedRule):
+    code = "AL302"
+    name = "score-clamp"
+    summary = "scores or logits clamped before the loss: zero gradient at the bounds"
+    triggers = ("clamp", "clip")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if callee_last(node) in _CLAMPS:
+            self.candidate(node)
+
+    def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
+        loss_scope = is_loss_scope(flow.scope, class_name)
+        for call in nodes:
+            assert isinstance(call, cst.Call)
+            step = flow.step_of(call)
+            if step is None:
+                continue
+            qualname = self.context.qualname(call.func) or ""
+            method = not qualname.startswith(("torch.", "numpy.", "np."))
+            if method and isinstance(call.func, cst.Attribute):
+                value: cst.BaseExpression = call.func.value
+                low = call_arg(call, "min", 0)
+                high = call_arg(call, "max", 1)
+            elif qualname in ("torch.clamp", "torch.clip", "torch.clamp_", "torch.clip_"):
+                first = call_arg(call, "input", 0)
+                if first is None:
+                    continue
+                value = first.value
+                low = call_arg(call, "min", 1)
+                high = call_arg(call, "max", 2)
+            else:
+                continue  # numpy has no gradient to kill; other clip_* are not clamps
+            floor = _literal_value(low.value) if low is not None else None
+            if high is None and (floor is None or floor >= 0):
+                continue  # clamp(min=eps) / clamp(min=0): a log guard or a relu, not bounds
+            if self._feeds_log(step.calls, call):
+                continue  # probabilities kept off zero before a log
+            if not is_scores(flow, value, step.index, SCORE_TOKENS):
+                continue
+            names = (
+                set(step.binds) if step.value is not None and contains(step.value, call) else set()
+            )
+            if callee_last(call).endswith("_") and isinstance(value, cst.Name):
+                names.add(value.value)
+            if feeds_loss(flow, step, call, names, loss_scope):
+                self.report(
+                    call,
+                    "scores/logits are clamped on their way into the loss: outside the bounds "
+                    "the gradient is exactly zero, so saturated scores stop learning and the "
+                    "loss goes flat; fix the scale upstream or use a loss that is stable on "
+                    "raw logits",
+                )
+
+    @staticmethod
+    def _feeds_log(calls: tuple[cst.Call, ...], clamp: cst.Call) -> bool:
+        for call in calls:
+            if call is clamp or callee_last(call) not in _LOG_CALLS:
+                continue
+            if isinstance(call.func, cst.Attribute) and call.func.value is clamp:
+                return True
+            if call.args and call.args[0].value is clamp:
+                return True
+        return False

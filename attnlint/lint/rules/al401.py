@@ -1,0 +1,263 @@
+"""AL401 unscaled-attention: softmax over raw q-k dot products."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from attnlint.lint.flow import ScopedRule, ScopeFlow, callee_last
+from attnlint.lint.helpers import call_arg
+
+_SCALING_METHODS = frozenset({"div", "div_", "mul", "mul_", "true_divide", "divide", "multiply"})
+_SCALING_KEYWORDS = frozenset({"scale", "alpha", "scaling", "softmax_scale", "temperature"})
+_SCALING_FUNCTIONS = frozenset({"normalize", "div", "mul", "true_divide", "divide", "multiply"})
+_TRANSPOSES = frozenset({"transpose", "permute", "swapaxes", "swapdims", "t", "movedim"})
+_TRANSPOSED = frozenset({"T", "mT", "H", "mH"})
+_PRODUCTS = frozenset({"matmul", "bmm", "einsum", "baddbmm"})
+_SOFTMAX_FUNCTIONS = frozenset(
+    {"torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax"}
+)
+
+
+@dataclass(slots=True)
+class _Walk:
+    """What one walk back from the softmax input found."""
+
+    products: list[cst.CSTNode] = field(default_factory=list)
+    scaled: bool = False
+
+
+class UnscaledAttention(ScopedRule):
+    code = "AL401"
+    name = "unscaled-attention"
+    summary = "softmax over q @ k^T with no 1/sqrt(d) (or other) scaling on the way"
+    triggers = ("softmax", "Softmax")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if callee_last(node) in ("softmax", "Softmax") or (
+            isinstance(node.func, cst.Call) and callee_last(node.func) == "Softmax"
+        ):
+            self.candidate(node)
+
+    def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
+        for call in nodes:
+            assert isinstance(call, cst.Call)
+            step = flow.step_of(call)
+            scores = self._softmax_input(call)
+            if step is None or scores is None:
+                continue
+            walk = _Walk()
+            if call_arg(call, "scale", None) is not None:
+                continue
+            self._scores(flow, scores, step.index, walk, 10)
+            if walk.products and not walk.scaled:
+                self.report(
+                    call,
+                    "softmax over q @ k^T with no scaling: the logits grow like sqrt(d_head), "
+                    "the softmax saturates to one-hot and its gradient vanishes; divide by "
+                    "math.sqrt(d_head) or use F.scaled_dot_product_attention",
+                )
+
+    def _softmax_input(self, call: cst.Call) -> cst.BaseExpression | None:
+        func = call.func
+        if isinstance(func, cst.Call):  # nn.Softmax(dim=-1)(scores)
+            arg = call_arg(call, "input", 0)
+            return arg.value if arg is not None else None
+        qualname = self.context.qualname(func) or ""
+        if qualname in _SOFTMAX_FUNCTIONS:
+            arg = call_arg(call, "input", 0)
+            return arg.value if arg is not None else None
+        if not isinstance(func, cst.Attribute) or func.attr.value != "softmax":
+            return None
+        receiver = func.value
+        root = receiver
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if isinstance(root, cst.Name) and root.value == "self":  # self.softmax(scores)
+            arg = call_arg(call, "input", 0)
+            return arg.value if arg is not None else None
+        if qualname.startswith("torch."):
+            return None
+        return receiver  # scores.softmax(dim=-1)
+
+    # -- the walk back along the scores ----------------------------------------------
+
+    def _scores(
+        self, flow: ScopeFlow, expr: cst.BaseExpression, at: int, walk: _Walk, depth: int
+    ) -> None:
+        """Walk the values that make up the softmax input down to the q-k product."""
+        if depth <= 0 or walk.scaled:
+            return
+        if isinstance(expr, cst.BinaryOperation):
+            if isinstance(expr.operator, cst.Multiply | cst.Divide):
+                walk.scaled = True
+                return
+            if isinstance(expr.operator, cst.MatrixMultiply):
+                self._product(flow, expr, expr.left, expr.right, at, walk, depth)
+                return
+            self._scores(flow, expr.left, at, walk, depth - 1)
+            self._scores(flow, expr.right, at, walk, depth - 1)
+        elif isinstance(expr, cst.Call):
+            last = callee_last(expr)
+            if last in _SCALING_METHODS or any(
+                arg.keyword is not None and arg.keyword.value in _SCALING_KEYWORDS
+                for arg in expr.args
+            ):
+                walk.scaled = True
+                return
+            if last in _PRODUCTS:
+                self._call_product(flow, expr, at, walk, depth)
+                return
+            if isinstance(expr.func, cst.Attribute) and not self._is_module(expr.func.value):
+                self._scores(flow, expr.func.value, at, walk, depth - 1)  # scores.masked_fill()
+            else:
+                for arg in expr.args:  # torch.where(mask, scores, fill)
+                    self._scores(flow, arg.value, at, walk, depth - 1)
+        elif isinstance(expr, cst.UnaryOperation):
+            self._scores(flow, expr.expression, at, walk, depth - 1)
+        elif isinstance(expr, cst.IfExp):
+            self._scores(flow, expr.body, at, walk, depth - 1)
+            self._scores(flow, expr.orelse, at, walk, depth - 1)
+        elif isinstance(expr, cst.Name):
+            for step in flow.definitions(expr.value, at):
+                node = step.node
+                if isinstance(node, cst.AugAssign):
+                    if isinstance(node.operator, cst.MultiplyAssign | cst.DivideAssign):
+                        walk.scaled = True
+                        return
+                    self._scores(flow, node.value, step.index, walk, depth - 1)
+                elif step.value is not None and not isinstance(node, cst.For | cst.WithItem):
+                    self._scores(flow, step.value, step.index, walk, depth - 1)
+
+    def _is_module(self, expr: cst.BaseExpression) -> bool:
+        qualname = self.context.qualname(expr) or ""
+        return qualname.split(".", 1)[0] in ("torch", "numpy", "math")
+
+    def _call_product(
+        self, flow: ScopeFlow, call: cst.Call, at: int, walk: _Walk, depth: int
+    ) -> None:
+        last = callee_last(call)
+        operands = [arg.value for arg in call.args if arg.keyword is None and not arg.star]
+        if isinstance(call.func, cst.Attribute) and last != "einsum":
+            qualname = self.context.qualname(call.func) or ""
+            if not qualname.startswith("torch."):  # q.matmul(k.mT)
+                operands = [call.func.value, *operands]
+        if last == "baddbmm":
+            operands = operands[1:]
+        if last == "einsum":
+            if len(operands) == 3 and _is_qk_einsum(operands[0]):
+                self._product(flow, call, operands[1], operands[2], at, walk, depth, True)
+            return
+        if len(operands) >= 2:
+            self._product(flow, call, operands[0], operands[1], at, walk, depth)
+
+    def _product(
+        self,
+        flow: ScopeFlow,
+        node: cst.CSTNode,
+        q: cst.BaseExpression,
+        k: cst.BaseExpression,
+        at: int,
+        walk: _Walk,
+        depth: int,
+        transposed: bool = False,
+    ) -> None:
+        """A matrix product on the way: a q-k product when k is transposed (or the einsum
+        contracts the last axis of both), and not a product with a parameter matrix (a
+        classifier's ``h @ self.weight.T``)."""
+        operand = _Operand()
+        self._operand(flow, k, at, operand, depth)
+        if operand.scaled:
+            walk.scaled = True
+            return
+        if operand.parameter or not (transposed or operand.transposed):
+            return
+        other = _Operand()
+        self._operand(flow, q, at, other, depth)
+        if other.scaled:
+            walk.scaled = True
+            return
+        if other.parameter:
+            return
+        walk.products.append(node)
+
+    def _operand(
+        self, flow: ScopeFlow, expr: cst.BaseExpression, at: int, found: _Operand, depth: int
+    ) -> None:
+        """Walk q or k back through receivers and assignments (not through shape
+        arguments: ``view(B, T, C // H)`` is not a scaling)."""
+        if depth <= 0 or found.scaled:
+            return
+        if isinstance(expr, cst.BinaryOperation):
+            if isinstance(expr.operator, cst.Multiply | cst.Divide):
+                found.scaled = True
+                return
+            self._operand(flow, expr.left, at, found, depth - 1)
+            self._operand(flow, expr.right, at, found, depth - 1)
+        elif isinstance(expr, cst.Attribute):
+            if expr.attr.value in _TRANSPOSED:
+                found.transposed = True
+            elif expr.attr.value == "weight" or _is_self_attribute(expr):
+                found.parameter = True
+                return
+            self._operand(flow, expr.value, at, found, depth - 1)
+        elif isinstance(expr, cst.Call):
+            last = callee_last(expr)
+            if last in _SCALING_METHODS or last in _SCALING_FUNCTIONS:
+                found.scaled = True
+                return
+            if last in _TRANSPOSES:
+                found.transposed = True
+            if isinstance(expr.func, cst.Attribute) and not self._is_module(expr.func.value):
+                if not _is_self_attribute(expr.func.value):  # self.q_proj(x) is a projection
+                    self._operand(flow, expr.func.value, at, found, depth - 1)
+                elif last in _TRANSPOSES:
+                    found.parameter = True  # self.key.transpose(0, 1): a learned matrix
+            else:
+                first = call_arg(expr, "input", 0)
+                if first is not None:
+                    self._operand(flow, first.value, at, found, depth - 1)
+        elif isinstance(expr, cst.Subscript):
+            self._operand(flow, expr.value, at, found, depth - 1)
+        elif isinstance(expr, cst.Name):
+            for step in flow.definitions(expr.value, at):
+                node = step.node
+                if isinstance(node, cst.AugAssign):
+                    if isinstance(node.operator, cst.MultiplyAssign | cst.DivideAssign):
+                        found.scaled = True
+                        return
+                elif step.value is not None and not isinstance(node, cst.For | cst.WithItem):
+                    self._operand(flow, step.value, step.index, found, depth - 1)
+
+
+@dataclass(slots=True)
+class _Operand:
+    scaled: bool = False
+    transposed: bool = False
+    parameter: bool = False
+
+
+def _is_self_attribute(expr: cst.BaseExpression) -> bool:
+    """``self.w`` / ``self.attn.key``: an attribute chain on ``self`` (a parameter or a
+    submodule), not a computed tensor."""
+    if not isinstance(expr, cst.Attribute):
+        return False
+    while isinstance(expr, cst.Attribute):
+        expr = expr.value
+    return isinstance(expr, cst.Name) and expr.value == "self"
+
+
+def _is_qk_einsum(spec: cst.BaseExpression) -> bool:
+    """``"bhid,bhjd->bhij"``: both operands' last axis is contracted away."""
+    if not isinstance(spec, cst.SimpleString):
+        return False
+    text = spec.evaluated_value
+    if not isinstance(text, str) or "->" not in text:
+        return False
+    inputs, output = text.replace(" ", "").split("->", 1)
+    parts = inputs.split(",")
+    if len(parts) != 2 or not parts[0] or not parts[1]:
+        return False
+    a, b = parts
+    return a[-1] == b[-1] and a[-1] not in output and a[-1].isalpha()

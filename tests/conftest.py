@@ -1,0 +1,51 @@
+"""Shared fixtures. Kept small: most test modules build what they need themselves."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from attnlint.lint.diagnostic import Edit, Fix
+from attnlint.lint.rule import Rule
+from attnlint.lint.rules import all_rules
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class _LiteralLrForTests(Rule):
+    """A throwaway fixable rule: ``fixme(lr=<literal>)`` -> ``fixme(lr=cfg.lr)`` (safe)."""
+
+    code = "XX901"
+    name = "test-fixable"
+    summary = "a fixable rule that exists only in the tests"
+    triggers = ("fixme",)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not (isinstance(node.func, cst.Name) and node.func.value == "fixme"):
+            return
+        for arg in node.args:
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            if keyword == "lr" and isinstance(arg.value, cst.Float | cst.Integer):
+                fix = Fix("use cfg.lr", (Edit(arg.value, "cfg.lr"),))
+                self.report(arg.value, "literal lr", fix)
+
+
+@pytest.fixture
+def fixable_rule() -> Iterator[type[Rule]]:
+    """Registers XX901 in the catalogue for one test (the catalogue is a cached dict)."""
+    catalogue = all_rules()
+    catalogue[_LiteralLrForTests.code] = _LiteralLrForTests
+    try:
+        yield _LiteralLrForTests
+    finally:
+        catalogue.pop(_LiteralLrForTests.code, None)
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One PRE_COMMIT_HOME per session: the hook's venv is built from PyPI only once."""
+    return Path(os.environ.get("ATTNLINT_TEST_PRE_COMMIT_HOME") or tmp_path_factory.mktemp("pch"))

@@ -1,0 +1,39 @@
+"""The split between the halves: the CLI and the linter never import torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint('\\n'.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import attnlint.cli",
+        "import attnlint.cli; attnlint.cli.build_parser()",
+        "import attnlint.lint.engine, attnlint.lint.runner, attnlint.lint.fixer, attnlint.config",
+        "from attnlint.lint.rules import all_rules; all_rules()",
+        "import attnlint.guard.config",
+    ],
+)
+def test_static_half_never_imports_torch(statement: str) -> None:
+    loaded = _modules_after(statement)
+    assert "torch" not in loaded
+
+
+def test_cli_import_is_cheap() -> None:
+    loaded = _modules_after("import attnlint.cli")
+    # libcst, pydantic and rich are imported by the sub-command that needs them.
+    assert not {"libcst", "rich", "torch", "matplotlib"} & loaded
+
+
+def test_guard_config_never_imports_libcst() -> None:
+    assert "libcst" not in _modules_after("import attnlint.guard")

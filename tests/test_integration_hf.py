@@ -1,0 +1,198 @@
+"""AttentionGuardTrainerCallback in real Hugging Face Trainer loops (CPU, tiny BERT)."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+transformers = pytest.importorskip("transformers")  # the dev extra installs it: runs in CI
+torch = pytest.importorskip("torch")
+
+import attnlint.guard  # noqa: E402
+from attnlint.guard import GuardConfig  # noqa: E402
+from attnlint.integrations.hf import AttentionGuardTrainerCallback  # noqa: E402
+
+CLIP = 1e-3
+HIDDEN = 16
+
+
+def tiny_bert() -> Any:
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=64,
+        hidden_size=HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        num_labels=2,
+    )
+    return transformers.BertForSequenceClassification(config)  # built from config: no hub
+
+
+def dataset(n: int = 24, nan_batch: int | None = None) -> list[dict[str, Any]]:
+    gen = torch.Generator().manual_seed(1)
+    rows = []
+    for i in range(n):
+        embeds = torch.randn(8, HIDDEN, generator=gen)
+        if nan_batch is not None and i // 4 == nan_batch:
+            embeds[:] = float("nan")
+        rows.append({"inputs_embeds": embeds, "labels": torch.tensor(i % 2)})
+    return rows
+
+
+def train(
+    callback: Any, tmp_path: Path, data: list[dict[str, Any]], max_steps: int = 3, **kw: Any
+) -> Any:
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        max_steps=max_steps,
+        per_device_train_batch_size=4,
+        learning_rate=1e-3,
+        max_grad_norm=CLIP,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        logging_strategy="steps",
+        logging_steps=1,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        **kw,
+    )
+    trainer = transformers.Trainer(
+        model=tiny_bert(), args=args, train_dataset=data, callbacks=[callback]
+    )
+    return trainer
+
+
+class SpyGuard:
+    """Stands in for AttentionGuard: records what the callback hands it."""
+
+    instances: list[SpyGuard] = []
+    fail_at: int | None = None
+
+    def __init__(self, model: Any, config: Any = None, **kw: Any) -> None:
+        self.model, self.norms, self.post_clip, self.losses = model, [], [], []
+        self.steps, self.closed = 0, False
+        SpyGuard.instances.append(self)
+
+    def record_grad_norms(self, norms: Any = None) -> Any:
+        self.norms.append(dict(norms))
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        self.post_clip.append(math.sqrt(sum(float(g.pow(2).sum()) for g in grads)))
+        return norms
+
+    def step(self, loss: Any = None) -> None:
+        self.losses.append(None if loss is None else float(loss))
+        self.steps += 1
+        if SpyGuard.fail_at == self.steps:
+            raise attnlint.guard.GuardError([])
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class SpyError(Exception):
+    def __init__(self, violations: list[Any]) -> None:
+        super().__init__("violation")
+        self.violations = violations
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> type[SpyGuard]:
+    SpyGuard.instances, SpyGuard.fail_at = [], None
+    # via the module dict: getattr on the lazy names would import the real guard
+    monkeypatch.setitem(vars(attnlint.guard), "AttentionGuard", SpyGuard)
+    monkeypatch.setitem(vars(attnlint.guard), "GuardError", SpyError)
+    return SpyGuard
+
+
+def test_missing_transformers_is_a_one_line_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    monkeypatch.delitem(sys.modules, "attnlint.integrations.hf", raising=False)
+    with pytest.raises(ImportError, match=r"pip install transformers") as info:
+        importlib.import_module("attnlint.integrations.hf")
+    assert "\n" not in str(info.value)
+
+
+def test_pre_clip_norms_match_the_trainers_own_and_differ_from_post_clip(
+    spy: type[SpyGuard], tmp_path: Path
+) -> None:
+    callback = AttentionGuardTrainerCallback(config=GuardConfig())
+    trainer = train(callback, tmp_path, dataset())
+    trainer.train()
+    (guard,) = spy.instances
+    assert guard.steps == 3 and len(guard.norms) == 3
+    hf_norms = [e["grad_norm"] for e in trainer.state.log_history if "grad_norm" in e]
+    ours = [n["total"] for n in guard.norms]
+    # the Trainer logs the norm clip_grad_norm_ returned (pre-clip): ours must agree
+    assert ours == pytest.approx(hf_norms, rel=1e-4)
+    assert all(n > 10 * CLIP for n in ours)
+    # what .grad holds when HF callbacks run is already clipped
+    assert all(p <= CLIP * 1.01 for p in guard.post_clip)
+    groups = set(guard.norms[0]) - {"total"}
+    assert groups == {"bert", "classifier"}
+    sub = math.sqrt(sum(guard.norms[0][g] ** 2 for g in groups))
+    assert sub == pytest.approx(guard.norms[0]["total"], rel=1e-5)
+    # the loss comes from the model's own output
+    hf_losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    assert guard.losses == pytest.approx(hf_losses, rel=1e-4)
+    assert guard.closed
+    assert callback.norms is None  # parameter hooks removed
+    assert not trainer.model._forward_hooks
+
+
+def test_gradient_accumulation_counts_the_accumulated_gradient_once(
+    spy: type[SpyGuard], tmp_path: Path
+) -> None:
+    callback = AttentionGuardTrainerCallback()
+    trainer = train(callback, tmp_path, dataset(n=48), gradient_accumulation_steps=2)
+    trainer.train()
+    hf_norms = [e["grad_norm"] for e in trainer.state.log_history if "grad_norm" in e]
+    assert [n["total"] for n in spy.instances[0].norms] == pytest.approx(hf_norms, rel=1e-4)
+
+
+def test_violation_stops_training_then_raises(spy: type[SpyGuard], tmp_path: Path) -> None:
+    spy.fail_at = 2
+    callback = AttentionGuardTrainerCallback()
+    trainer = train(callback, tmp_path, dataset(n=48), max_steps=10)
+    with pytest.raises(SpyError):
+        trainer.train()
+    assert trainer.state.global_step == 2
+    assert spy.instances[0].closed
+
+
+@pytest.fixture
+def real_guard() -> None:
+    pytest.importorskip("attnlint.guard.core")
+
+
+def test_real_guard_healthy_run(real_guard: None, tmp_path: Path) -> None:
+    callback = AttentionGuardTrainerCallback(config=GuardConfig(every=1, on_violation="raise"))
+    trainer = train(callback, tmp_path, dataset())
+    trainer.train()
+    report = callback.reports[-1]
+    assert report.violations == []
+    hf_norm = [e["grad_norm"] for e in trainer.state.log_history if "grad_norm" in e][-1]
+    assert report.grad_norms["total"] == pytest.approx(hf_norm, rel=1e-4)
+    assert report.grad_norms["total"] > 10 * CLIP
+    assert report.loss is not None and math.isfinite(report.loss)
+
+
+def test_real_guard_nan_batch_stops_training(real_guard: None, tmp_path: Path) -> None:
+    from attnlint.guard import GuardError
+
+    callback = AttentionGuardTrainerCallback(config=GuardConfig(every=1, on_violation="raise"))
+    trainer = train(callback, tmp_path, dataset(n=48, nan_batch=1), max_steps=10)
+    with pytest.raises(GuardError) as info:
+        trainer.train()
+    # the Trainer shuffles: stop on the first step whose batch held a NaN row, no later
+    norms = [e["grad_norm"] for e in trainer.state.log_history if "grad_norm" in e]
+    assert len(norms) == trainer.state.global_step < 10
+    assert math.isnan(norms[-1]) and all(math.isfinite(n) for n in norms[:-1])
+    assert any(v.check == "finite_scores" for v in info.value.violations)

@@ -1,0 +1,186 @@
+"""AttentionGuardCallback in real Lightning training loops (CPU, a few steps)."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pl = pytest.importorskip("lightning.pytorch")  # the dev extra installs it: runs in CI
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+import attnlint.guard  # noqa: E402
+from attnlint.guard import GuardConfig  # noqa: E402
+from attnlint.integrations.lightning import AttentionGuardCallback  # noqa: E402
+
+CLIP = 1e-3
+
+
+class SetModel(nn.Module):
+    """encoder -> self-attention over the set -> mean pool -> scorer."""
+
+    def __init__(self, dim: int = 4, width: int = 16) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(dim, width)
+        self.attention = nn.MultiheadAttention(width, 2, batch_first=True)
+        self.scorer = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = torch.relu(self.encoder(x))
+        h, _ = self.attention(z, z, z, need_weights=False)
+        return self.scorer(h + z).squeeze(-1)
+
+
+class Ranker(pl.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = SetModel()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return ((self(x) - y) ** 2).mean() * 100.0  # large loss: large pre-clip gradients
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=1e-3)
+
+
+def loader(nan_at: int | None = None, n: int = 32) -> DataLoader:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 6, 4, generator=gen)
+    y = torch.randn(n, 6, generator=gen)
+    if nan_at is not None:
+        x[nan_at * 4 : (nan_at + 1) * 4] = float("nan")  # batch `nan_at` is poisoned
+    return DataLoader(TensorDataset(x, y), batch_size=4)
+
+
+def trainer(callback: pl.Callback, max_steps: int = 4, **kw: Any) -> pl.Trainer:
+    return pl.Trainer(
+        max_steps=max_steps,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=CLIP,
+        callbacks=[callback],
+        **kw,
+    )
+
+
+class SpyGuard:
+    """Stands in for AttentionGuard: records the order of calls and the gradients it sees."""
+
+    instances: list[SpyGuard] = []
+    fail_at: int | None = None
+
+    def __init__(self, model: nn.Module, config: Any = None, **kw: Any) -> None:
+        self.model, self.kw, self.calls, self.steps = model, kw, [], 0
+        self.closed = False
+        SpyGuard.instances.append(self)
+
+    def record_grad_norms(self, norms: Any = None) -> dict[str, float]:
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        total = math.sqrt(sum(float(g.pow(2).sum()) for g in grads))
+        self.calls.append(("norms", total))
+        return {"total": total}
+
+    def step(self, loss: Any = None) -> None:
+        self.calls.append(("step", None if loss is None else float(loss)))
+        self.steps += 1
+        if SpyGuard.fail_at is not None and self.steps == SpyGuard.fail_at:
+            raise attnlint.guard.GuardError([])
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class SpyError(Exception):
+    def __init__(self, violations: list[Any]) -> None:
+        super().__init__("violation")
+        self.violations = violations
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> type[SpyGuard]:
+    SpyGuard.instances, SpyGuard.fail_at = [], None
+    # via the module dict: getattr on the lazy names would import the real guard
+    monkeypatch.setitem(vars(attnlint.guard), "AttentionGuard", SpyGuard)
+    monkeypatch.setitem(vars(attnlint.guard), "GuardError", SpyError)
+    return SpyGuard
+
+
+def test_missing_lightning_is_a_one_line_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lightning.pytorch", None)
+    monkeypatch.delitem(sys.modules, "attnlint.integrations.lightning", raising=False)
+    with pytest.raises(ImportError, match=r"pip install lightning") as info:
+        importlib.import_module("attnlint.integrations.lightning")
+    assert "\n" not in str(info.value)
+
+
+def test_moments_norms_before_clipping_then_step(spy: type[SpyGuard]) -> None:
+    callback = AttentionGuardCallback(config=GuardConfig(), module="model")
+    module = Ranker()
+    trainer(callback).fit(module, loader())
+    (guard,) = spy.instances
+    assert guard.model is module.model  # the `module` attribute, not the LightningModule
+    kinds = [c[0] for c in guard.calls]
+    assert kinds == ["norms", "step"] * 4
+    norms = [c[1] for c in guard.calls if c[0] == "norms"]
+    # seen before Lightning clipped: above the clip value (the clipped norm is <= CLIP)
+    assert all(n > 10 * CLIP for n in norms), norms
+    losses = [c[1] for c in guard.calls if c[0] == "step"]
+    assert all(loss is not None and math.isfinite(loss) for loss in losses)
+    assert guard.closed
+
+
+def test_violation_stops_training_and_raises_after_the_loop(spy: type[SpyGuard]) -> None:
+    spy.fail_at = 2
+    callback = AttentionGuardCallback()
+    t = trainer(callback, max_steps=50)
+    with pytest.raises(SpyError):
+        t.fit(Ranker(), loader())
+    assert t.global_step == 2  # stopped right after the step that failed
+    assert spy.instances[0].steps == 2 and spy.instances[0].closed
+
+
+@pytest.fixture
+def real_guard() -> None:
+    pytest.importorskip("attnlint.guard.core")
+
+
+def test_real_guard_healthy_run_records_pre_clip_norms(real_guard: None, tmp_path: Path) -> None:
+    callback = AttentionGuardCallback(
+        config=GuardConfig(every=1, on_violation="raise"), log_path=tmp_path / "run.jsonl"
+    )
+    module = Ranker()
+    trainer(callback).fit(module, loader())
+    report = callback.reports[-1]
+    assert report.violations == []
+    assert report.grad_norms["total"] > 10 * CLIP
+    assert report.loss is not None and math.isfinite(report.loss)
+    assert report.layers, "the attention site was observed"
+    assert callback.guard is None  # closed
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+    lines = (tmp_path / "run.jsonl").read_text().splitlines()
+    assert len(lines) >= 4
+
+
+def test_real_guard_nan_batch_stops_training(real_guard: None) -> None:
+    from attnlint.guard import GuardError
+
+    callback = AttentionGuardCallback(config=GuardConfig(every=1, on_violation="raise"))
+    t = trainer(callback, max_steps=50)
+    with pytest.raises(GuardError) as info:
+        t.fit(Ranker(), loader(nan_at=2))
+    assert t.global_step == 3  # batches 0, 1 fine; batch 2 poisoned: stop after it
+    assert any(v.check == "finite_scores" for v in info.value.violations)

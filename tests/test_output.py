@@ -1,0 +1,116 @@
+"""Output formats: exact shapes other tools read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from attnlint.lint import output
+from attnlint.lint.diagnostic import Diagnostic, Fix
+
+
+def _diag(code: str = "AL101", **kw: object) -> Diagnostic:
+    base: dict[str, object] = dict(
+        code=code, message="lr hard-coded", path="src/t.py", line=2, column=5, end_line=2,
+        end_column=9,
+    )  # fmt: skip
+    base.update(kw)
+    return Diagnostic(**base)  # type: ignore[arg-type]
+
+
+def test_sarif_is_valid_2_1_0_shape() -> None:
+    log = json.loads(output.sarif([_diag(), _diag("AL103", line=7, end_line=8)]))
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
+    run = log["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "attnlint" and driver["version"]
+    assert driver["informationUri"].startswith("https://")
+    ids = [rule["id"] for rule in driver["rules"]]
+    assert len(ids) == len(set(ids))
+    for rule in driver["rules"]:
+        assert rule["shortDescription"]["text"] and rule["helpUri"].startswith("https://")
+    for result in run["results"]:
+        # ruleIndex must point at the rule with the same id.
+        assert driver["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in {"none", "note", "warning", "error"}
+        assert result["message"]["text"]
+        location = result["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"] == "src/t.py"
+        region = location["region"]
+        assert region["startLine"] >= 1 and region["startColumn"] >= 1
+        assert (region["endLine"], region["endColumn"]) >= (
+            region["startLine"],
+            region["startColumn"],
+        )
+    assert run["results"][1]["locations"][0]["physicalLocation"]["region"]["endLine"] == 8
+
+
+def test_sarif_windows_like_path_uses_forward_slashes() -> None:
+    log = json.loads(output.sarif([_diag(path="src/sub/t.py")]))
+    uri = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert uri["uri"] == "src/sub/t.py"
+
+
+def test_github_annotation_and_escaping() -> None:
+    text = output.github([_diag(message="50% of rows: NaN\nsee docs", path="a,b:c.py")])
+    assert text == (
+        "::error file=a%2Cb%3Ac.py,line=2,col=5,endLine=2,endColumn=9,title=AL101"
+        "::AL101 50%25 of rows: NaN%0Asee docs\n"
+    )
+
+
+def test_concise_and_fixable_marker() -> None:
+    fixable = _diag(fix=Fix("use cfg", ()))
+    unsafe = _diag(line=3, fix=Fix("use cfg", (), "unsafe"))
+    assert output.concise([_diag(), fixable, unsafe]) == (
+        "src/t.py:2:5: AL101 lr hard-coded\n"
+        "src/t.py:2:5: AL101 [*] lr hard-coded\n"
+        "src/t.py:3:5: AL101 lr hard-coded\n"
+    )
+    text = output.summary([_diag(), fixable, unsafe])
+    assert "Found 3 errors." in text
+    assert (
+        "[*] 1 fixable" in text
+        and "1 more fixable with `attnlint check --fix --unsafe-fixes`" in text
+    )
+
+
+def test_full_marks_span_and_multiline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.py").write_text("x = 1\nopt = f(\n    a)\n")
+    one = _diag(path="t.py", line=2, column=7, end_line=2, end_column=9)
+    many = _diag(path="t.py", line=2, column=7, end_line=3, end_column=6)
+    lines = output.full([one, many]).splitlines()
+    assert lines[2] == "2 | opt = f("
+    assert lines[3] == "  |       ^^"
+    assert lines[9] == "  |       ^^"  # multi-line: underlined to the end of the first line
+    colored = output.full([one], color=True)
+    assert "\x1b[" in colored
+
+
+def test_json_contract_is_one_based() -> None:
+    (item,) = json.loads(output.as_json([_diag()]))
+    assert item["line"] == 2 and item["column"] == 5 and item["fixable"] is False
+
+
+def test_statistics_sorted_by_count() -> None:
+    found = [_diag("AL103"), _diag("AL101"), _diag("AL101", fix=Fix("x", ()))]
+    assert output.statistics(found).splitlines() == [
+        "2\tAL101\thardcoded-learning-rate  [*]",
+        "1\tAL103\tunlogged-grad-clip",
+    ]
+
+
+def test_color_only_for_terminals(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert output.use_color(Tty())  # type: ignore[arg-type]
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not output.use_color(Tty())  # type: ignore[arg-type]

@@ -1,0 +1,207 @@
+"""AL201 unchecked-input-dim."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from attnlint.lint.engine import lint_source
+from attnlint.lint.rules.al201 import UncheckedInputDim, is_input_key
+
+
+def lines(source: str, path: str = "train.py") -> list[int]:
+    found = lint_source(textwrap.dedent(source), path, rules=[UncheckedInputDim])
+    return [d.line for d in found]
+
+
+FIRES = {
+    "layer from config subscript": (
+        "from torch import nn\nlayer = nn.Linear(cfg['model_a']['input_dim'], 64)\n",
+        [2],
+    ),
+    "layer from config attribute": "import torch\nenc = torch.nn.LSTM(args.input_size, 32)\n",
+    "model keyword": "model = DeepSetRank(stat_dim=config['model_a']['stat_dim'], hidden=64)\n",
+    "through a name": (
+        """\
+        from torch import nn
+        def build(cfg):
+            in_dim = cfg.get("in_features")
+            return nn.Linear(in_dim, 8)
+        """,
+        [4],
+    ),
+    "hparams": "from torch import nn\nproj = nn.Linear(self.hparams.n_features, 16)\n",
+    "build function": "model = build_model(input_dim=int(cfg.input_dim))\n",
+    "override keyword with config passed": (
+        """\
+        def build(config, first):
+            return DeepSetRank(config, stat_dim_override=first["player_stats"].shape[-1])
+        """,
+        [2],
+    ),
+    "override into the config": (
+        "def f(cfg, batch):\n    cfg['model_a']['stat_dim'] = batch.x.shape[-1]\n",
+        [2],
+    ),
+    "override of a configured name": (
+        """\
+        def f(cfg, batch):
+            stat_dim = cfg["stat_dim"]
+            stat_dim = batch.x.size(-1)
+            return stat_dim
+        """,
+        [3],
+    ),
+    "data keyword where the same function has a configured value": (
+        """\
+        def f(cfg, x):
+            wanted = cfg["model_a"]["stat_dim"]
+            return Model(stat_dim=x.shape[-1]), wanted
+        """,
+        [3],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FIRES, ids=str)
+def test_fires(case: str) -> None:
+    value = FIRES[case]
+    source, expected = (
+        value if isinstance(value, tuple) else (value, [2 if "\n" in value.rstrip() else 1])
+    )
+    assert lines(source) == expected
+
+
+def test_seed_pattern_reports_the_override_once() -> None:
+    source = """\
+    def build(config, first):
+        return DeepSetRank(
+            stat_dim=config["model_a"]["stat_dim"],
+            stat_dim_override=first["player_stats"].shape[-1],
+        )
+    """
+    found = lint_source(textwrap.dedent(source), "train.py", rules=[UncheckedInputDim])
+    assert [d.line for d in found] == [4]
+    assert "overridden" in found[0].message and "stat_dim" in found[0].message
+
+
+SILENT = {
+    "assert in the module": """\
+        from torch import nn
+        def build(cfg, batch):
+            layer = nn.Linear(cfg["model_a"]["stat_dim"], 8)
+            assert batch["x"].shape[-1] == cfg["model_a"]["stat_dim"]
+            return layer
+        """,
+    "compared through the name": """\
+        def build(cfg, x):
+            stat_dim = cfg["stat_dim"]
+            if x.size(-1) != stat_dim:
+                raise ValueError("mismatch")
+            return Model(stat_dim=stat_dim)
+        """,
+    "compared in a helper": """\
+        def check(x, input_dim):
+            assert x.shape[-1] == input_dim
+        def build(cfg):
+            return Model(input_dim=cfg.input_dim)
+        """,
+    "override after comparing": """\
+        def f(cfg, batch):
+            if batch.x.shape[-1] != cfg["stat_dim"]:
+                raise ValueError
+            cfg["stat_dim"] = batch.x.shape[-1]
+        """,
+    "data only": """\
+        from torch import nn
+        def build(batch):
+            return nn.Linear(batch.x.shape[-1], 8), Model(stat_dim=batch.x.shape[-1])
+        """,
+    "model definition parameter": """\
+        from torch import nn
+        class Encoder(nn.Module):
+            def __init__(self, input_dim):
+                super().__init__()
+                self.fc = nn.Linear(input_dim, 10)
+                self.input_dim = input_dim
+        """,
+    "hidden and output sizes": """\
+        from torch import nn
+        head = nn.Linear(cfg.hidden_dim, cfg.num_classes)
+        out = nn.Linear(cfg.d_model, cfg.out_dim)
+        mha = nn.MultiheadAttention(cfg.embed_dim, cfg.num_heads)
+        """,
+    "literals and constants": """\
+        from torch import nn
+        STAT_DIM = 21
+        layer = nn.Linear(STAT_DIM, 64)
+        other = nn.Linear(21, 64)
+        """,
+    "config object construction": "conf = ModelConfig(input_dim=cfg.input_dim)\n",
+    "not a model call": "x = torch.zeros(cfg.input_dim)\nsave(cfg.input_dim)\n",
+    "self attribute, not configuration": """\
+        from torch import nn
+        class Net(nn.Module):
+            def build(self):
+                return nn.Linear(self.input_dim, 4)
+        """,
+    "second positional argument": "from torch import nn\nnn.Linear(64, cfg.input_dim)\n",
+    "override keyword with nothing configured": (
+        "def f(x):\n    return Model(stat_dim_override=x.shape[-1])\n"
+    ),
+    "data keyword, configured in another function": """\
+        def a(cfg):
+            return cfg["stat_dim"]
+        def b(x):
+            return Model(stat_dim=x.shape[-1])
+        """,
+}
+
+
+@pytest.mark.parametrize("case", SILENT, ids=str)
+def test_silent(case: str) -> None:
+    assert lines(SILENT[case]) == []
+
+
+def test_skips_test_files() -> None:
+    source = "from torch import nn\nnn.Linear(cfg.input_dim, 4)\n"
+    assert lines(source, "tests/test_model.py") == []
+    assert lines(source, "src/model.py") == [2]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("stat_dim", True),
+        ("input_dim", True),
+        ("in_features", True),
+        ("n_features", True),
+        ("d_in", True),
+        ("obs_dim", True),
+        ("stat_dim_override", True),
+        ("hidden_dim", False),
+        ("out_dim", False),
+        ("embed_dim", False),
+        ("action_dim", False),
+        ("dim", False),
+        ("num_classes", False),
+    ],
+)
+def test_input_key_names(name: str, expected: bool) -> None:
+    assert is_input_key(name) is expected
+
+
+def test_silent_inside_model_definitions() -> None:
+    source = """\
+    from torch import nn
+    class Embedding(nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            self.value = nn.Linear(config.feature_size, config.d_model)
+            in_channels = config.in_channels
+            self.conv = nn.Conv2d(in_channels, 8, 3)
+    def build(config):
+        return nn.Linear(config.feature_size, 8)
+    """
+    assert lines(source) == [9]
