@@ -112,6 +112,6 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 @needs_guard
 def test_demo_collapse_only_writes_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    assert _cli("demo", "--collapse", "--out", str(tmp_path), "--steps", "3") == 0
+    assert _cli("demo", "--collapse", "--out", str(tmp_path), "--steps", "12") == 0
     assert (tmp_path / "collapse.png").read_bytes()[:4] == b"\x89PNG"
     assert not (tmp_path / "healthy.jsonl").exists()

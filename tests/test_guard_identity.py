@@ -132,3 +132,33 @@ def test_guard_call_and_model_call_are_both_observed() -> None:
     assert torch.equal(a, b)
     assert r1.layers.keys() == r2.layers.keys() == {fam.site}
     assert r1.layers[fam.site] == r2.layers[fam.site]
+
+
+def test_eval_fast_path_kernel_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hook on a layer's submodule switches the fused encoder-layer kernel off; the guard's
+    forward wrapper must not."""
+    calls = []
+    fused = torch._transformer_encoder_layer_fwd
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return fused(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "_transformer_encoder_layer_fwd", counted)
+    enc = _stock_encoder().eval()
+    x = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        enc(x)
+        plain = len(calls)
+        handle = enc.layers[0].self_attn.register_forward_pre_hook(lambda *a: None)
+        enc(x)
+        handle.remove()
+        hooked = len(calls) - plain
+        guard = AttentionGuard(enc)
+        enc(x)
+        guarded = len(calls) - plain - hooked
+        report = guard.step()
+        guard.close()
+    assert plain == 2 and hooked == 1  # what a hook would have done
+    assert guarded == 2
+    assert set(report.layers) == {"layers.0.self_attn", "layers.1.self_attn"}

@@ -87,6 +87,17 @@ def test_plot_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "cannot write" in err and err.count("\n") == 1
 
 
+def test_log_without_attention_statistics(tmp_path: Path) -> None:
+    from attnlint.records import StepReport
+    from attnlint.report.runlog import RunLogWriter
+
+    path = tmp_path / "empty.jsonl"
+    with RunLogWriter(path, header={}) as w:
+        w.write(StepReport(step=0, loss=1.0))
+    with pytest.raises(PlotError, match="no sampled step with attention statistics"):
+        build_figure(read_run_log(path))
+
+
 def test_missing_matplotlib_names_the_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

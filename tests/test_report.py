@@ -122,3 +122,15 @@ def test_commands_module_imports_neither_torch_nor_matplotlib() -> None:
         cwd=Path(__file__).resolve().parents[1],
     )
     assert out.stdout.strip() == "False"
+
+
+def test_demo_without_torch_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
+    assert _cli("demo", "--out", str(tmp_path / "demo")) == 2
+    err = capsys.readouterr().err
+    assert "attnlint[runtime]" in err and err.count("\n") == 1
+    assert not (tmp_path / "demo").exists()

@@ -99,6 +99,25 @@ def test_resume_after_torn_line_appends_new_header(tmp_path: Path) -> None:
     assert len(log.warnings) == 1
 
 
+def test_resumed_run_replaces_the_repeated_steps(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    with RunLogWriter(path, header={"attempt": 1}) as w:
+        for step in range(5):
+            w.write(_report(step, loss=1.0))
+    with RunLogWriter(path, header={"attempt": 2}) as w:  # resumed from the step-3 checkpoint
+        for step in range(3, 6):
+            w.write(_report(step, loss=2.0))
+    log = read_run_log(path)
+    assert [(s.step, s.loss) for s in log.steps] == [
+        (0, 1.0),
+        (1, 1.0),
+        (2, 1.0),
+        (3, 2.0),
+        (4, 2.0),
+        (5, 2.0),
+    ]
+
+
 def test_corrupt_middle_line_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     with RunLogWriter(path, header={}) as w:

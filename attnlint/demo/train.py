@@ -152,5 +152,5 @@ def _run(
             console.print(f"wrote {png}")
     console.rule("verdict")
     for line in verdicts:
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, soft_wrap=True)
     return status

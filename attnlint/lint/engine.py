@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from attnlint.lint.diagnostic import Diagnostic
 from attnlint.lint.rule import Report, Rule, RuleContext
 from attnlint.lint.rules import all_rules
+from attnlint.lint.walk import visit_batched
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)
 # libcst counts lines on these; str.splitlines would also split on \f, \v, \x1c... and drift.
@@ -106,7 +107,7 @@ def analyse(
     context = RuleContext.for_module(path, source, module)
     options = options or {}
     visitors = [rule(context, options.get(rule.code)) for rule in active]
-    cst.visit_batched(module, visitors)
+    visit_batched(module, visitors)
     if not context.reports:
         return Analysis(source, [], module)
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)

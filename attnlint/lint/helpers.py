@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from attnlint.lint.walk import children, walk
+
 
 def call_arg(call: cst.Call, keyword: str | None, position: int | None) -> cst.Arg | None:
     """The argument passed as ``keyword=`` or at ``position`` (0-based), if any."""
@@ -28,14 +30,7 @@ def is_number_literal(node: cst.BaseExpression) -> bool:
 
 def names_in(node: cst.CSTNode) -> set[str]:
     """Every bare ``Name`` read or written anywhere inside ``node``."""
-    found: set[str] = set()
-
-    class _Names(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            found.add(name.value)
-
-    node.visit(_Names())
-    return found
+    return {n.value for n in walk(node) if isinstance(n, cst.Name)}
 
 
 def assigned_names(target: cst.BaseExpression) -> list[str]:
@@ -143,46 +138,27 @@ def read_names(node: cst.CSTNode) -> list[cst.Name]:
     """``Name`` nodes that may be reads: attribute names, keyword names, parameters,
     def/class names and the plain-name targets of ``=`` are left out."""
     found: list[cst.Name] = []
-
-    class _Reads(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            found.append(name)
-
-        def visit_Attribute(self, attribute: cst.Attribute) -> bool:
-            attribute.value.visit(self)
-            return False
-
-        def visit_Arg(self, arg: cst.Arg) -> bool:
-            arg.value.visit(self)
-            return False
-
-        def visit_Param(self, param: cst.Param) -> bool:
-            if param.default is not None:
-                param.default.visit(self)
-            return False
-
-        def visit_FunctionDef(self, function: cst.FunctionDef) -> bool:
-            for part in (*function.decorators, function.params, function.body):
-                part.visit(self)
-            if function.returns is not None:
-                function.returns.visit(self)
-            return False
-
-        def visit_ClassDef(self, klass: cst.ClassDef) -> bool:
-            for part in (*klass.decorators, *klass.bases, *klass.keywords, klass.body):
-                part.visit(self)
-            return False
-
-        def visit_AssignTarget(self, target: cst.AssignTarget) -> bool:
-            return not isinstance(target.target, cst.Name)
-
-        def visit_AnnAssign(self, assign: cst.AnnAssign) -> bool:
-            if not isinstance(assign.target, cst.Name):
-                assign.target.visit(self)
-            assign.annotation.visit(self)
-            if assign.value is not None:
-                assign.value.visit(self)
-            return False
-
-    node.visit(_Reads())
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        parts: list[cst.CSTNode | None]
+        if isinstance(current, cst.Name):
+            found.append(current)
+            continue
+        if isinstance(current, cst.Attribute | cst.Arg):
+            parts = [current.value]
+        elif isinstance(current, cst.Param):
+            parts = [current.default]
+        elif isinstance(current, cst.FunctionDef):
+            parts = [*current.decorators, current.params, current.body, current.returns]
+        elif isinstance(current, cst.ClassDef):
+            parts = [*current.decorators, *current.bases, *current.keywords, current.body]
+        elif isinstance(current, cst.AssignTarget) and isinstance(current.target, cst.Name):
+            parts = []
+        elif isinstance(current, cst.AnnAssign):
+            target = None if isinstance(current.target, cst.Name) else current.target
+            parts = [target, current.annotation, current.value]
+        else:
+            parts = list(children(current))
+        stack.extend(part for part in reversed(parts) if part is not None)
     return found

@@ -164,14 +164,17 @@ class _Panels:
         twin = ax_col.twinx()
         self._lines(twin, [("max_col_sum", COLORS["max_col_sum"], "--")], label_steps=False)
         twin.set_ylabel("max column sum (dashed)", color=COLORS["max_col_sum"])
+        has_res = self._has("residual_ratio")
         self._panel(
             ax_res,
             "Residual update ratio ||f(x) - x|| / ||x||  [log scale]",
             [("residual_ratio", COLORS["residual_ratio"], "-")],
-            band=self.bands["residual_ratio"],
-            log_y=True,
+            band=self.bands["residual_ratio"] if has_res else None,
+            log_y=has_res,
         )
-        if not self._has("residual_ratio"):
+        if not has_res:
+            ax_res.set_xlim(ax_ent.get_xlim())
+            ax_res.set_yticks([])
             ax_res.text(
                 0.5,
                 0.5,
@@ -221,7 +224,8 @@ class _Panels:
             span = ax.axhspan(lo, hi, color=BAND_COLOR, alpha=0.13, zorder=0)
             span.set_gid("healthy-band")
             span.set_label("_healthy")
-            _note(ax, f"healthy {lo:g}-{hi:g}", hi, color="#2E7D32")
+            guide = " (rule of thumb)" if band.advisory else ""
+            _note(ax, f"healthy {lo:g}-{hi:g}{guide}", hi, color="#2E7D32")
         if log_y:
             ax.set_yscale("log")
         self._lines(ax, series, label_steps=not legend_stats)
@@ -235,14 +239,11 @@ class _Panels:
             ax.legend(handles=handles, fontsize=8, loc="best")
         self._mark_violations(ax)
         if log_y:
-            from matplotlib.ticker import LogFormatter
+            from matplotlib.ticker import FuncFormatter
 
-            # Plain numbers ("6", "0.3") rather than "6x10^0"; minor ticks labelled only
-            # when the axis spans little, as matplotlib decides.
-            ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
-            ax.yaxis.set_minor_formatter(
-                LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5))
-            )
+            # Plain numbers ("6", "0.3") rather than "6x10^0"; minor ticks at 2, 3, 5 only.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(_minor_label))
         if self.mode == "layer":
             ax.set_xticks(range(len(self.sites)))
             ax.set_xticklabels(
@@ -318,7 +319,7 @@ class _Panels:
             # Half the sampling interval either side, so runs of bad steps read as a block.
             left = (xs[i] - xs[i - 1]) / 2 if i > 0 else 0.5
             right = (xs[j + 1] - xs[j]) / 2 if j + 1 < len(xs) else 0.5
-            ax.axvspan(xs[i] - left, xs[j] + right, color=VIOLATION_COLOR, alpha=0.1, zorder=0)
+            ax.axvspan(xs[i] - left, xs[j] + right, color=VIOLATION_COLOR, alpha=0.08, zorder=0)
             i = j + 1
 
 
@@ -327,6 +328,13 @@ def _value(rep: StepReport, site: str, stat: str) -> float:
     value = getattr(layer, stat, None) if layer is not None else None
     # NaN breaks the line where a site was not observed instead of inventing a value.
     return float(value) if isinstance(value, int | float) else math.nan
+
+
+def _minor_label(value: float, _pos: object) -> str:
+    if value <= 0:
+        return ""
+    lead = round(value / 10 ** math.floor(math.log10(value)), 6)
+    return f"{value:g}" if lead in (2.0, 3.0, 5.0) else ""
 
 
 def _note(ax: Axes, text: str, y: float, color: str = "grey") -> None:

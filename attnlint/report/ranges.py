@@ -1,8 +1,9 @@
 """Healthy ranges shown beside the values in ``attnlint report`` and shaded in the plot.
 
-Where seed 003 gives a range (max row weight 0.1-0.5, residual ratio 0.1-1.0) it is used
-as is; attention mass follows from its definition (softmax rows sum to 1); the entropy
-and mass bounds are the guard's own thresholds when the run log's header carries them. Statistics
+Where seed 003 gives a range (max row weight 0.1-0.5, residual ratio 0.1-1.0) it is shown
+as a rule of thumb: shaded, never flagged, since it depends on the set size and the task.
+Attention mass follows from its definition (softmax rows sum to 1). The entropy and mass
+bounds are the guard's own thresholds when the run log's header carries them. Statistics
 whose healthy value depends on the set size (effective rank, top-k, column sums) get a
 note instead of a band: a band would be wrong for most models.
 """
@@ -20,10 +21,13 @@ class Band:
     high: float | None = None
     note: str = ""
     high_from_step: int = 0  # the upper bound applies from this step (the guard's warm-up)
+    # A rule of thumb (seed 003's ranges), not a check: shown and shaded, never flagged,
+    # because the right value depends on the set size and the task.
+    advisory: bool = False
 
     def contains(self, value: float | None, step: int | None = None) -> bool | None:
         """True/False when the value can be judged, None when there is no band."""
-        if value is None or (self.low is None and self.high is None):
+        if value is None or self.advisory or (self.low is None and self.high is None):
             return None
         if self.low is not None and value < self.low:
             return False
@@ -51,13 +55,13 @@ ATTENTION: dict[str, Band] = {
     "top5": Band(note="~1 concentrated"),
     "top10": Band(note="~1 concentrated"),
     "top50": Band(),
-    "max_row_weight": Band(0.1, 0.5, "->1 one-hot"),
+    "max_row_weight": Band(0.1, 0.5, "guide; ->1 one-hot", advisory=True),
     "col_entropy": Band(note="low: a sink"),
     "max_col_sum": Band(note="->n: a sink"),
     "mass": Band(0.99, 1.01, "softmax row sum"),
     "nan_rows": Band(None, 0, "fully masked rows"),
     "input_variance": Band(note="~0: constant encoder"),
-    "residual_ratio": Band(0.1, 1.0, "||f(x)-x||/||x||"),
+    "residual_ratio": Band(0.1, 1.0, "guide", advisory=True),
     "logit_std": Band(),
     "logit_saturation": Band(),
 }

@@ -186,6 +186,7 @@ def read_run_log(path: str | os.PathLike[str]) -> RunLog:
 
     headers: list[dict[str, Any]] = []
     steps: list[StepReport] = []
+    resumed = False
     for lineno, rec in records:
         if not rec:
             continue
@@ -200,16 +201,23 @@ def read_run_log(path: str | os.PathLike[str]) -> RunLog:
             )
         if kind == "header":
             headers.append(rec)
+            resumed = True
         elif kind == "step":
             body = {k: v for k, v in rec.items() if k != "kind"}
             try:
-                steps.append(StepReport.model_validate(body))
+                report = StepReport.model_validate(body)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(x) for x in first["loc"])
                 raise RunLogError(
                     f"{p}:{lineno}: invalid step record ({where}: {first['msg']})"
                 ) from None
+            if resumed and len(headers) > 1:
+                # A run resumed from a checkpoint repeats the steps after the checkpoint:
+                # the resumed run's records replace the first attempt's.
+                steps = [s for s in steps if s.step < report.step]
+            resumed = False
+            steps.append(report)
         else:
             warnings.append(f"{p}:{lineno}: unknown record kind {kind!r} ignored")
     return RunLog(path=p, headers=headers, steps=steps, warnings=warnings)

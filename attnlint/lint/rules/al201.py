@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from attnlint.lint.helpers import is_test_path, string_value
 from attnlint.lint.rule import Rule, RuleContext
+from attnlint.lint.walk import walk
 
 _INPUT_KEYS = frozenset(
     {
@@ -160,37 +161,28 @@ def config_key(node: cst.BaseExpression) -> str | None:
 
 def _has_shape(node: cst.CSTNode) -> bool:
     """Reads a tensor's ``.shape`` or ``.size(...)``."""
-    found = False
-
-    class _Shape(cst.CSTVisitor):
-        def visit_Attribute(self, attribute: cst.Attribute) -> None:
-            nonlocal found
-            if attribute.attr.value == "shape":
-                found = True
-
-        def visit_Call(self, call: cst.Call) -> None:
-            nonlocal found
-            if isinstance(call.func, cst.Attribute) and call.func.attr.value == "size":
-                found = True
-
-    node.visit(_Shape())
-    return found
+    for current in walk(node):
+        if isinstance(current, cst.Attribute) and current.attr.value == "shape":
+            return True
+        if (
+            isinstance(current, cst.Call)
+            and isinstance(current.func, cst.Attribute)
+            and current.func.attr.value == "size"
+        ):
+            return True
+    return False
 
 
 def _tokens(node: cst.CSTNode) -> set[str]:
     """Names, attribute names and string keys mentioned in ``node``."""
     found: set[str] = set()
-
-    class _Tokens(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            found.add(name.value)
-
-        def visit_SimpleString(self, string: cst.SimpleString) -> None:
-            value = string.evaluated_value
+    for current in walk(node):
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+        elif isinstance(current, cst.SimpleString):
+            value = current.evaluated_value
             if isinstance(value, str):
                 found.add(value)
-
-    node.visit(_Tokens())
     return found
 
 
