@@ -44,7 +44,12 @@ def _positive(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+OWN_COMMANDS = ("check", "rule", "rules")
+
+
+def build_parser(with_report: bool = True) -> argparse.ArgumentParser:
+    """``with_report=False`` leaves out report/plot/demo: their module imports pydantic
+    records, which a pre-commit run of ``check`` need not pay for."""
     parser = _Parser(
         prog="attnlint",
         description="Catch the causes of a collapsing attention model, before and during the run.",
@@ -81,12 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument("--output-format", choices=("table", "json"), default="table")
     rules.set_defaults(handler=_rules)
 
-    try:
-        from attnlint.report.commands import register
-    except ImportError:
-        register = None
-    if register is not None:
-        register(sub)
+    if with_report:
+        try:
+            from attnlint.report.commands import register
+        except ImportError:
+            register = None
+        if register is not None:
+            register(sub)
     return parser
 
 
@@ -206,7 +212,8 @@ def _has_fix(rule: type) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(with_report=not argv or argv[0] not in OWN_COMMANDS)
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

@@ -207,3 +207,21 @@ def test_console_entry_point_in_subprocess(project: Path) -> None:
     assert done.returncode == 1
     assert done.stdout.startswith("pkg/train.py:2:")
     assert "\x1b[" not in done.stdout  # piped output is plain
+
+
+def test_cache_location(project: Path, capsys) -> None:
+    (project / "pyproject.toml").write_text("[tool.attnlint]\n")
+    assert run(capsys, "check", "pkg")[0] == 1
+    assert list((project / ".attnlint_cache").glob("*.json"))
+    elsewhere = project / "elsewhere"
+    assert run(capsys, "check", "pkg", "--cache-dir", str(elsewhere))[0] == 1
+    assert list(elsewhere.glob("*.json"))
+    # warm run: same answer from the cache
+    code, out, _ = run(capsys, "check", "pkg", "--output-format", "concise")
+    assert code == 1 and out.startswith("pkg/train.py:2:")
+
+
+def test_no_cache_writes_nothing(project: Path, capsys) -> None:
+    (project / "pyproject.toml").write_text("[tool.attnlint]\n")
+    assert run(capsys, "check", "pkg", "--no-cache")[0] == 1
+    assert not (project / ".attnlint_cache").exists()

@@ -80,11 +80,18 @@ def _merge_worker(rank: int, store: str, out: str) -> None:
     _init(rank, store)
     try:
         merged = reduce_report(_rank_report(rank))
+        quiet = reduce_report(StepReport(step=8, sampled=False, loss=1.0 + 2.0 * rank))
+        cheap = StepReport(step=9, sampled=False)
+        if rank == 1:  # a cheap check fired on one rank on an unsampled step
+            cheap.violations.append(_rank_report(1).violations[0])
+        cheap = reduce_report(cheap)
         info = {
             "writer": is_writer(),
             "distributed": is_distributed(),
             # gloo's MAX of a NaN is implementation-defined: the NaN flag rides the SUM tensor
             "nan_kept": math.isnan(merged.layers["fallback.attn"].max_col_sum or 0.0),
+            "quiet_loss": quiet.loss,
+            "cheap_checks": [v.check for v in cheap.violations],
         }
         Path(out, f"rank{rank}.json").write_text(
             json.dumps({"report": json.loads(merged.model_dump_json()), **info})
@@ -148,6 +155,10 @@ def test_two_ranks_get_the_same_merged_report(tmp_path: Path) -> None:
     assert by_check["relevance"].ranks == [0, 1]
     assert by_check["relevance"].message.startswith("[ranks 0, 1]")
     assert merged.diagnosis == ["finding 0", "shared finding", "finding 1"]
+
+    # unsampled steps: the loss is still averaged; a violation on one rank reaches both
+    assert r0["quiet_loss"] == r1["quiet_loss"] == pytest.approx(2.0)
+    assert r0["cheap_checks"] == r1["cheap_checks"] == ["finite_scores"]
 
 
 def _guarded_worker(rank: int, store: str, out: str) -> None:

@@ -29,7 +29,7 @@ def checks_at(report, check: str) -> set[str]:
 def test_healthy_model_is_silent(fam: Family, train: bool) -> None:
     model = fam.make().train(train)
     args, kwargs = fam.batch()
-    guard, report = run_step(fam, model, args, kwargs)
+    _, report = run_step(fam, model, args, kwargs)
     assert report.violations == []
     assert fam.site in report.layers
     st = report.layers[fam.site]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -184,3 +185,56 @@ def test_real_guard_nan_batch_stops_training(real_guard: None) -> None:
         t.fit(Ranker(), loader(nan_at=2))
     assert t.global_step == 3  # batches 0, 1 fine; batch 2 poisoned: stop after it
     assert any(v.check == "finite_scores" for v in info.value.violations)
+
+
+DDP_SCRIPT = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from attnlint.guard import GuardConfig
+from attnlint.integrations.lightning import AttentionGuardCallback
+from test_integration_lightning import Ranker, StepAtEnd
+
+out = Path({out!r})
+x, y = torch.randn(64, 6, 4), torch.randn(64, 6)
+x[13] = float("nan")  # an odd index: the DistributedSampler hands it to rank 1 only
+config = GuardConfig(every=1, on_violation="raise")
+guard = AttentionGuardCallback(config, log_path=out / "run.jsonl")
+trainer = pl.Trainer(
+    max_steps=6, accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False,
+    enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+    callbacks=[StepAtEnd(str(out)), guard],
+)
+try:
+    trainer.fit(Ranker(), DataLoader(TensorDataset(x, y), batch_size=4))
+except Exception as exc:
+    (out / "error.txt").write_text(str(exc))
+"""
+
+
+class StepAtEnd(pl.Callback):
+    """Writes each rank's global_step when training ends (before the guard raises)."""
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        Path(self.out, f"rank{trainer.global_rank}.json").write_text(str(trainer.global_step))
+
+
+def test_real_guard_ddp_violation_on_one_rank_stops_both(real_guard: None, tmp_path: Path) -> None:
+    import subprocess
+
+    script = DDP_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path))
+    # a subprocess with a timeout: a hang fails the test instead of blocking the suite
+    subprocess.run([sys.executable, "-c", script], timeout=180, check=True, capture_output=True)
+    steps = [(tmp_path / f"rank{r}.json").read_text() for r in range(2)]
+    assert steps[0] == steps[1] and int(steps[0]) < 6  # both stopped after the same step
+    error = (tmp_path / "error.txt").read_text()
+    assert "GuardError" in error
+    # the poisoned step (0-based in the guard) was the last one trained
+    assert re.search(rf"\[rank 1\] .*finite_scores.*step {int(steps[0]) - 1}\b", error)
+    assert (tmp_path / "run.jsonl").exists()

@@ -149,6 +149,17 @@ def nll(model, x, y):
     loss = loss + eps_log.mean()
     loss.backward()
 """,
+        # a loss on probabilities that happen to be called pred
+        """\
+def bce_loss(pred, target, eps=1e-7):
+    pred = pred.clamp(eps, 1.0 - eps)
+    return -(target * pred.log() + (1 - target) * (1 - pred).log()).mean()
+
+
+def dice_loss(pred, target):
+    pred = pred.clip(0.0, 1.0)
+    return 1 - (2 * (pred * target).sum()) / (pred.sum() + target.sum())
+""",
         # inputs and targets
         """\
 def step(model, x, rel, criterion):
@@ -263,3 +274,58 @@ def test_al303_silent(source: str) -> None:
 def test_files_without_triggers_are_not_parsed(rule: type[Rule], source: str) -> None:
     assert not any(t in source for t in rule.triggers)
     assert lint_source(source + "def broken(:\n", rules=[rule]) == []
+
+
+SEED = """\
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class SetAttention(nn.Module):
+    def forward(self, z, mask):
+        q = self.query(z.mean(1, keepdim=True))
+        logits = q @ z.transpose(1, 2)
+        logits = logits.masked_fill(~mask[:, None, :], float("-inf"))
+        w = F.softmax(logits, dim=-1)
+        w = torch.nan_to_num(w, nan=1.0 / z.size(1))
+        return (w @ z).squeeze(1)
+
+
+def listmle_loss(scores, rel, mask):
+    scores = scores.clamp(-50.0, 50.0)
+    scores = torch.nan_to_num(scores, nan=0.0)
+    order = rel.masked_fill(~mask, float("-inf")).argsort(dim=-1, descending=True)
+    s = scores.gather(-1, order)
+    return -(s - s.flip(-1).logcumsumexp(-1).flip(-1)).sum(-1).mean()
+
+
+def train_epoch(model, batches, optimizer, max_norm):
+    for batch in batches:
+        score = model(batch["player_stats"], batch["mask"])
+        score = torch.nan_to_num(score)
+        loss = listmle_loss(score, batch["rel"], batch["mask"])
+        if not torch.isfinite(loss):
+            continue
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+"""
+
+
+def test_seed_training_code() -> None:
+    """The seed's model, loss and loop: the nan_to_num on scores (twice), the [-50, 50]
+    clamp and the silent skip are found; the attention (unscaled, but with a NaN guard
+    after its -inf softmax) is left to AL401 alone."""
+    from attnlint.lint.rules import all_rules
+
+    rules = [all_rules()[code] for code in ("AL104", "AL301", "AL302", "AL303", "AL401", "AL402")]
+    found = {(d.line, d.code) for d in lint_source(SEED, "train_model_a.py", rules=rules)}
+    assert found == {
+        (11, "AL401"),
+        (17, "AL302"),
+        (18, "AL301"),
+        (27, "AL301"),
+        (29, "AL303"),
+    }

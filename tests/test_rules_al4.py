@@ -120,6 +120,27 @@ def attn(q, k, scale):
     w = torch.baddbmm(out, q, k.transpose(1, 2), beta=0.0, alpha=scale)
     return w.softmax(-1)
 """,
+        # scores scaled in place, after an in-place mask
+        """\
+import math
+
+
+def attn(q, k, mask):
+    scores = q @ k.transpose(-2, -1)
+    scores.masked_fill_(mask, -1e9)
+    scores.div_(math.sqrt(q.size(-1)))
+    return scores.softmax(-1)
+""",
+        # scaled by a helper whose name or argument says so (quantizable MHA)
+        """\
+import torch
+
+
+def attn(self, q, k, head_dim):
+    scaling = float(head_dim) ** -0.5
+    q = self.q_scaling_product.mul_scalar(q, scaling)
+    return torch.bmm(q, k.transpose(1, 2)).softmax(-1)
+""",
         # cosine attention
         """\
 import torch.nn.functional as F
@@ -202,6 +223,22 @@ def attend(q, k, T):
     att = (q @ k.transpose(-2, -1)) * k.size(-1) ** -0.5
     att = att.masked_fill(~causal, float("-inf"))
     return att.softmax(dim=-1)
+""",
+        # top-k / top-p sampling filters always keep the best token (nanoGPT, HF)
+        """\
+import torch
+import torch.nn.functional as F
+
+
+def sample(logits, top_k, top_p):
+    v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
+    logits[logits < v[:, [-1]]] = -float("Inf")
+    sorted_logits, sorted_indices = torch.sort(logits, descending=True)
+    cumulative = torch.cumsum(F.softmax(sorted_logits, dim=-1), dim=-1)
+    to_drop = cumulative > top_p
+    indices_to_remove = to_drop.scatter(1, sorted_indices, to_drop)
+    logits = logits.masked_fill(indices_to_remove, float("-inf"))
+    return torch.multinomial(F.softmax(logits, dim=-1), 1)
 """,
         # -inf used for a max, not a softmax
         """\

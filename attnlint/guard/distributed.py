@@ -4,9 +4,10 @@ Every rank calls ``reduce_report`` on each sampled step and gets back the same m
 report, so every rank sees every rank's violations and raises (or stops) on the same
 step: a violation found on one rank can never leave the others waiting in a collective.
 
-Cost per call: one ``all_gather_object`` (the report's layout, its strings and the
-violations, a few KB) and two ``all_reduce`` calls on packed float64 tensors (one SUM,
-one MAX), whatever the number of sites.
+Cost per call: on a step no rank sampled and no rank found anything, one ``all_reduce``
+of four numbers; otherwise that, one ``all_gather_object`` (the report's layout, its
+strings and the violations, a few KB) and two ``all_reduce`` calls on packed float64
+tensors (one SUM, one MAX), whatever the number of sites.
 
 How each statistic is merged (the table below, field by field):
 - ``mean``: averages over rows/positions (entropies, top-k mass, mass, logit moments,
@@ -175,6 +176,27 @@ def reduce_report(report: StepReport, group: Any = None) -> StepReport:
     Returns ``report`` unchanged when not running distributed."""
     if not is_distributed():
         return report
+    device = _device(group)
+    # Fast path for the guard's unsampled steps (most steps): one all_reduce of four
+    # numbers. The full merge runs when any rank sampled or found something, so ranks can
+    # never take different paths, and the loss is averaged either way (the plateau
+    # detector on every rank then sees the same losses).
+    loss = report.loss
+    flags = torch.tensor(
+        [
+            float(report.sampled),
+            float(bool(report.violations or report.diagnosis)),
+            0.0 if loss is None else float(loss),
+            float(loss is not None),
+        ],
+        dtype=torch.float64,
+        device=device,
+    )
+    dist.all_reduce(flags, op=dist.ReduceOp.SUM, group=group)
+    any_sampled, any_findings, loss_sum, loss_count = flags.tolist()
+    if not any_sampled and not any_findings:
+        merged_loss = loss_sum / loss_count if loss_count else None
+        return report.model_copy(update={"loss": merged_loss})
     skeleton, values, ints = _split(report)
     weight = 1.0
     if report.batch is not None and report.batch.list_count:
@@ -208,7 +230,6 @@ def reduce_report(report: StepReport, group: Any = None) -> StepReport:
                 maxes.append(-math.inf)
             else:
                 maxes.append(v if op == "max" else -v)
-    device = _device(group)
     sum_t = torch.tensor(sums, dtype=torch.float64, device=device)
     max_t = torch.tensor(maxes or [0.0], dtype=torch.float64, device=device)
     dist.all_reduce(sum_t, op=dist.ReduceOp.SUM, group=group)

@@ -117,6 +117,12 @@ def _derives_from_matmul(node: fx.Node, depth: int = 8) -> bool:
         seen.add(n)
         if _is_matmul(n):
             return True
+        # logits reach the softmax through scaling / masking only: a submodule (a Linear
+        # head) or another softmax in between means this softmax is not over QK^T
+        if n.op == "call_module" or (n.op == "call_method" and n.target == "softmax"):
+            continue
+        if n.op == "call_function" and n.target in _SOFTMAX_FUNCS:
+            continue
         todo.extend((a, d + 1) for a in n.all_input_nodes)
     return False
 

@@ -111,10 +111,13 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
                 self._losses.append(loss)
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._hand_over_norms(kwargs.get("optimizer"))
+
+    def _hand_over_norms(self, optimizer: Any) -> None:
         if self.guard is None or self.norms is None:
             return
         scale = 1.0
-        scaler = getattr(kwargs.get("optimizer"), "scaler", None)
+        scaler = getattr(optimizer, "scaler", None)
         if scaler is not None and scaler.is_enabled():
             scale = float(scaler.get_scale())
         norms = self.norms.take(scale)
@@ -125,6 +128,9 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
         if self.guard is None or self.error is not None:
             return
         from attnlint.guard import GuardError
+
+        # transformers releases without on_pre_optimizer_step: the norms are still pending
+        self._hand_over_norms(kwargs.get("optimizer"))
 
         loss = None
         if self._losses:

@@ -54,7 +54,20 @@ class _Ignore:
     """One ``.gitignore``: its patterns apply to paths below its folder."""
 
     base: Path
-    spec: pathspec.GitIgnoreSpec
+    lines: list[str]
+    spec: pathspec.GitIgnoreSpec = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.spec = pathspec.GitIgnoreSpec.from_lines(self.lines)
+
+    def without_patterns_hiding(self, folders: list[Path]) -> _Ignore:
+        """The same file less the patterns that ignore one of ``folders``."""
+        keep = []
+        for line in self.lines:
+            one = _Ignore(self.base, [line])
+            if not any(one.ignores(folder, True) for folder in folders if folder != self.base):
+                keep.append(line)
+        return self if len(keep) == len(self.lines) else _Ignore(self.base, keep)
 
     def ignores(self, path: Path, is_dir: bool) -> bool:
         try:
@@ -70,7 +83,7 @@ def _read_gitignore(folder: Path) -> _Ignore | None:
         lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return _Ignore(folder, pathspec.GitIgnoreSpec.from_lines(lines))
+    return _Ignore(folder, lines)
 
 
 def _git_root(folder: Path) -> Path | None:
@@ -90,7 +103,7 @@ def _ancestor_ignores(folder: Path) -> list[_Ignore]:
     if exclude.is_file():
         try:
             lines = exclude.read_text(encoding="utf-8", errors="replace").splitlines()
-            out.append(_Ignore(root, pathspec.GitIgnoreSpec.from_lines(lines)))
+            out.append(_Ignore(root, lines))
         except OSError:
             pass
     chain = [folder, *folder.parents]
@@ -99,9 +112,9 @@ def _ancestor_ignores(folder: Path) -> list[_Ignore]:
         if found is not None:
             out.append(found)
     # A folder named on the command line is checked even when it sits inside an ignored
-    # one (an installed package under a pyenv checkout): such a pattern is not applied.
+    # one (an installed package under a pyenv checkout): such patterns are not applied.
     inside = chain[: chain.index(root)]
-    return [ig for ig in out if not any(ig.ignores(d, True) for d in inside if d != ig.base)]
+    return [ig.without_patterns_hiding(inside) for ig in out]
 
 
 @dataclass(slots=True)

@@ -41,6 +41,11 @@ class Step:
     calls: tuple[cst.Call, ...]  # every call inside, outermost first
     blocks: tuple[cst.CSTNode, ...]  # enclosing suites inside the scope, outermost first
     loops: tuple[cst.For | cst.While, ...] = ()
+    mutates: frozenset[str] = frozenset()  # ``scores.div_(d)``: changed in place
+
+    def rebinds(self, name: str) -> bool:
+        """Whether ``name`` gets a new value here (assigned, or changed in place)."""
+        return name in self.binds or name in self.mutates
 
     def encloses(self, other: Step) -> bool:
         """True when this step's block nesting is a prefix of ``other``'s: it runs
@@ -76,6 +81,21 @@ def read_names(node: cst.CSTNode) -> set[str]:
     collector = _Collector()
     node.visit(collector)
     return collector.names
+
+
+def _mutated(calls: list[cst.Call]) -> list[str]:
+    """Names changed by an in-place method: ``x.masked_fill_(...)``, ``q.mul_(s)``."""
+    out: list[str] = []
+    for call in calls:
+        func = call.func
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.attr.value.endswith("_")
+            and not func.attr.value.startswith("_")
+        ):
+            out.append(func.value.value)
+    return out
 
 
 def _bound_names(target: cst.BaseExpression) -> list[str]:
@@ -131,6 +151,7 @@ class ScopeFlow:
             calls=tuple(collector.calls),
             blocks=blocks,
             loops=loops,
+            mutates=frozenset(_mutated(collector.calls)),
         )
         for call in collector.calls:
             self._step_of_call[id(call)] = step.index
@@ -245,11 +266,12 @@ class ScopeFlow:
         use = self.steps[before] if before < len(self.steps) else None
         out: list[Step] = []
         for step in reversed(self.steps[:before]):
-            if name not in step.binds:
+            if not step.rebinds(name):
                 continue
             out.append(step)
             if (
-                not isinstance(step.node, cst.AugAssign)
+                name in step.binds
+                and not isinstance(step.node, cst.AugAssign)
                 and name not in step.reads
                 and (use is None or step.encloses(use))
             ):

@@ -33,6 +33,20 @@ def _literal_value(node: cst.BaseExpression) -> float | None:
     return sign * float(inner.evaluated_value)
 
 
+def _probability_bounds(low: cst.Arg | None, high: cst.Arg | None) -> bool:
+    """Bounds inside [0, 1]: ``(1e-7, 1 - 1e-7)``, ``(eps, 1.0 - eps)``, ``(0, 1)``."""
+    if high is None:
+        return False
+    top = high.value
+    if isinstance(top, cst.BinaryOperation) and isinstance(top.operator, cst.Subtract):
+        one = _literal_value(top.left)
+        if one == 1.0:
+            return True
+    ceiling = _literal_value(top)
+    floor = _literal_value(low.value) if low is not None else None
+    return ceiling is not None and 0.0 < ceiling <= 1.0 and (floor is None or floor >= 0.0)
+
+
 class ScoreClamp(ScopedRule):
     code = "AL302"
     name = "score-clamp"
@@ -68,6 +82,8 @@ class ScoreClamp(ScopedRule):
             floor = _literal_value(low.value) if low is not None else None
             if high is None and (floor is None or floor >= 0):
                 continue  # clamp(min=eps) / clamp(min=0): a log guard or a relu, not bounds
+            if _probability_bounds(low, high):
+                continue  # clamp(p, eps, 1 - eps): a probability, whatever its name
             if self._feeds_log(step.calls, call):
                 continue  # probabilities kept off zero before a log
             if not is_scores(flow, value, step.index, SCORE_TOKENS):

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from attnlint.lint.flow import ScopedRule, ScopeFlow, callee_last
+from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, callee_last, dotted_name
 from attnlint.lint.helpers import call_arg
 
 _SCALING_METHODS = frozenset({"div", "div_", "mul", "mul_", "true_divide", "divide", "multiply"})
 _SCALING_KEYWORDS = frozenset({"scale", "alpha", "scaling", "softmax_scale", "temperature"})
 _SCALING_FUNCTIONS = frozenset({"normalize", "div", "mul", "true_divide", "divide", "multiply"})
+_SCALE_NAMES = frozenset({"scale", "scaling", "temperature", "tau", "temp", "softmax_scale"})
 _TRANSPOSES = frozenset({"transpose", "permute", "swapaxes", "swapdims", "t", "movedim"})
 _TRANSPOSED = frozenset({"T", "mT", "H", "mH"})
 _PRODUCTS = frozenset({"matmul", "bmm", "einsum", "baddbmm"})
@@ -100,7 +101,7 @@ class UnscaledAttention(ScopedRule):
             self._scores(flow, expr.right, at, walk, depth - 1)
         elif isinstance(expr, cst.Call):
             last = callee_last(expr)
-            if last in _SCALING_METHODS or any(
+            if _scaling_call(expr) or any(
                 arg.keyword is not None and arg.keyword.value in _SCALING_KEYWORDS
                 for arg in expr.args
             ):
@@ -122,11 +123,13 @@ class UnscaledAttention(ScopedRule):
         elif isinstance(expr, cst.Name):
             for step in flow.definitions(expr.value, at):
                 node = step.node
+                if _scaled_in_place(step, expr.value):
+                    walk.scaled = True
+                    return
                 if isinstance(node, cst.AugAssign):
-                    if isinstance(node.operator, cst.MultiplyAssign | cst.DivideAssign):
-                        walk.scaled = True
-                        return
                     self._scores(flow, node.value, step.index, walk, depth - 1)
+                elif expr.value not in step.binds:
+                    continue  # scores.masked_fill_(...): same value, still on the way
                 elif step.value is not None and not isinstance(node, cst.For | cst.WithItem):
                     self._scores(flow, step.value, step.index, walk, depth - 1)
 
@@ -204,7 +207,7 @@ class UnscaledAttention(ScopedRule):
             self._operand(flow, expr.value, at, found, depth - 1)
         elif isinstance(expr, cst.Call):
             last = callee_last(expr)
-            if last in _SCALING_METHODS or last in _SCALING_FUNCTIONS:
+            if _scaling_call(expr) or last in _SCALING_FUNCTIONS:
                 found.scaled = True
                 return
             if last in _TRANSPOSES:
@@ -223,11 +226,12 @@ class UnscaledAttention(ScopedRule):
         elif isinstance(expr, cst.Name):
             for step in flow.definitions(expr.value, at):
                 node = step.node
-                if isinstance(node, cst.AugAssign):
-                    if isinstance(node.operator, cst.MultiplyAssign | cst.DivideAssign):
-                        found.scaled = True
-                        return
-                elif step.value is not None and not isinstance(node, cst.For | cst.WithItem):
+                if _scaled_in_place(step, expr.value):
+                    found.scaled = True
+                    return
+                if isinstance(node, cst.AugAssign) or expr.value not in step.binds:
+                    continue
+                if step.value is not None and not isinstance(node, cst.For | cst.WithItem):
                     self._operand(flow, step.value, step.index, found, depth - 1)
 
 
@@ -236,6 +240,35 @@ class _Operand:
     scaled: bool = False
     transposed: bool = False
     parameter: bool = False
+
+
+def _scaling_call(call: cst.Call) -> bool:
+    """``x.div(d)``, ``ff.mul_scalar(q, scaling)``, ``self.rescale(q)``,
+    ``apply(q, self.temperature)``: a call that scales, by its name or an argument's."""
+    last = callee_last(call).lower()
+    if last in _SCALING_METHODS or last.startswith(("mul", "div")) or "scal" in last:
+        return True
+    for arg in call.args:
+        tokens = set((dotted_name(arg.value) or "").lower().replace(".", "_").split("_"))
+        if tokens & _SCALE_NAMES:
+            return True
+    return False
+
+
+def _scaled_in_place(step: Step, name: str) -> bool:
+    """``name *= s``, ``name /= s``, ``name.div_(s)``, ``name.mul_(s)``."""
+    node = step.node
+    if isinstance(node, cst.AugAssign):
+        return name in step.binds and isinstance(
+            node.operator, cst.MultiplyAssign | cst.DivideAssign
+        )
+    return name in step.mutates and any(
+        isinstance(call.func, cst.Attribute)
+        and isinstance(call.func.value, cst.Name)
+        and call.func.value.value == name
+        and call.func.attr.value in _SCALING_METHODS
+        for call in step.calls
+    )
 
 
 def _is_self_attribute(expr: cst.BaseExpression) -> bool:

@@ -18,10 +18,14 @@ from attnlint.lint.flow import (
 from attnlint.lint.helpers import call_arg
 
 _INF_MODULES = ("math.inf", "torch.inf", "numpy.inf", "np.inf")
-# Masks that can never hide a whole row: causal (the diagonal stays visible).
-_CAUSAL = frozenset(
-    {"causal", "tril", "triu", "bias", "subsequent", "future", "autoregressive", "diag"}
-)
+# Masks that never hide a whole row: causal ones (the diagonal stays visible) and the
+# top-k / top-p filters of sampling code (the best token always survives).
+_NEVER_EMPTY = frozenset(
+    {
+        "causal", "tril", "triu", "bias", "subsequent", "future", "autoregressive", "diag",
+        "topk", "top", "remove", "cumsum",
+    }
+)  # fmt: skip
 _POST_GUARDS = frozenset({"nan_to_num", "nan_to_num_", "masked_fill", "masked_fill_", "where"})
 _ROW_CHECKS = frozenset({"all", "any"})
 
@@ -185,7 +189,7 @@ class MaskedSoftmaxNan(ScopedRule):
         exprs, _ = flow.origins(mask, at, depth=4)
         for expr in exprs:
             for name in read_names(expr) | _attribute_names(expr):
-                if set(name.lower().split("_")) & _CAUSAL:
+                if set(name.lower().split("_")) & _NEVER_EMPTY:
                     return True
         return False
 
