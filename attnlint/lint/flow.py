@@ -16,7 +16,7 @@ silent when any path is safe. Built only for scopes where a rule found a candida
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,6 +24,7 @@ import libcst as cst
 from pydantic import BaseModel
 
 from attnlint.lint.rule import Rule, RuleContext
+from attnlint.lint.walk import children, walk
 
 Scope = cst.FunctionDef | cst.Module
 
@@ -53,34 +54,28 @@ class Step:
         return other.blocks[: len(self.blocks)] == self.blocks
 
 
-class _Collector(cst.CSTVisitor):
-    """Names read and calls made inside one expression (nested scopes included: a
-    lambda reading ``scores`` still reads it)."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-        self.calls: list[cst.Call] = []
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-    def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)  # ``attr`` is not a variable read
-        return False
-
-    def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)  # a keyword is not a variable read
-        return False
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.calls.append(node)
+def _collect(nodes: Iterable[cst.CSTNode]) -> tuple[set[str], list[cst.Call]]:
+    """Names read and calls made inside expressions, calls outermost first (nested scopes
+    included: a lambda reading ``scores`` still reads it)."""
+    names: set[str] = set()
+    calls: list[cst.Call] = []
+    stack = list(reversed(list(nodes)))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            names.add(node.value)
+        elif isinstance(node, cst.Attribute | cst.Arg):
+            stack.append(node.value)  # an attribute name or a keyword is not a read
+        else:
+            if isinstance(node, cst.Call):
+                calls.append(node)
+            stack.extend(reversed(list(children(node))))
+    return names, calls
 
 
 def read_names(node: cst.CSTNode) -> set[str]:
     """Variable names read in ``node``: attribute names and keywords excluded."""
-    collector = _Collector()
-    node.visit(collector)
-    return collector.names
+    return _collect([node])[0]
 
 
 def _mutated(calls: list[cst.Call]) -> list[str]:
@@ -136,24 +131,20 @@ class ScopeFlow:
         value: cst.BaseExpression | None,
         extra_reads: tuple[cst.CSTNode, ...] = (),
     ) -> None:
-        collector = _Collector()
-        if value is not None:
-            value.visit(collector)
-        for extra in extra_reads:
-            extra.visit(collector)
+        names, calls = _collect([value, *extra_reads] if value is not None else extra_reads)
         step = Step(
             index=len(self.steps),
             node=node,
             statement=statement,
             binds=frozenset(binds),
-            reads=frozenset(collector.names),
+            reads=frozenset(names),
             value=value,
-            calls=tuple(collector.calls),
+            calls=tuple(calls),
             blocks=blocks,
             loops=loops,
-            mutates=frozenset(_mutated(collector.calls)),
+            mutates=frozenset(_mutated(calls)),
         )
-        for call in collector.calls:
+        for call in calls:
             self._step_of_call[id(call)] = step.index
         self.steps.append(step)
 
@@ -474,19 +465,7 @@ def is_loss_scope(scope: Scope, class_name: str | None) -> bool:
 
 def contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
     """Whether ``inner`` (by identity) is ``outer`` or inside it."""
-    if outer is inner:
-        return True
-    found = False
-
-    class _Find(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            nonlocal found
-            if node is inner:
-                found = True
-            return not found
-
-    outer.visit(_Find())
-    return found
+    return any(node is inner for node in walk(outer))
 
 
 def _is_backward(call: cst.Call) -> bool:

@@ -74,13 +74,17 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                     yield item
 
 
-def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """``node`` and every non-trivia node below it, pre-order, in source order."""
+def walk(node: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
+    """``node`` and every non-trivia node below it, pre-order, in source order.
+
+    Nodes of a ``prune`` type (other than ``node`` itself) are yielded but not entered.
+    """
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(reversed(list(children(current))))
+        if current is node or not isinstance(current, prune):
+            stack.extend(reversed(list(children(current))))
 
 
 _Hook = Callable[[cst.CSTNode], object]

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, callee_last, name_tokens
 from attnlint.lint.helpers import call_arg
 from attnlint.lint.rule import RuleContext
+from attnlint.lint.walk import walk
 
 _BAD = frozenset({"isnan", "isinf", "isneginf", "isposinf"})  # true on a bad value
 _GOOD = frozenset({"isfinite"})  # true on a good value
@@ -152,54 +153,21 @@ def _watched(value: cst.BaseExpression) -> bool:
 
 def _exits(suite: cst.BaseSuite) -> set[str]:
     """continue / break / return on this path (not inside a nested loop or function)."""
-    found: set[str] = set()
-
-    class _Exits(cst.CSTVisitor):
-        def visit_Continue(self, node: cst.Continue) -> None:
-            found.add("continue")
-
-        def visit_Break(self, node: cst.Break) -> None:
-            found.add("break")
-
-        def visit_Return(self, node: cst.Return) -> None:
-            found.add("return")
-
-        def visit_For(self, node: cst.For) -> bool:
-            return False
-
-        def visit_While(self, node: cst.While) -> bool:
-            return False
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return False
-
-    suite.visit(_Exits())
-    return found
+    kinds = {cst.Continue: "continue", cst.Break: "break", cst.Return: "return"}
+    nested = (cst.For, cst.While, cst.FunctionDef)
+    return {kinds[type(n)] for n in walk(suite, prune=nested) if type(n) in kinds}
 
 
 def _accounted(suite: cst.BaseSuite) -> bool:
     """A log call, a counter, a raise or any call we cannot see into on this path."""
-    found = False
-
-    class _Trace(cst.CSTVisitor):
-        def visit_Raise(self, node: cst.Raise) -> None:
-            nonlocal found
-            found = True
-
-        def visit_AugAssign(self, node: cst.AugAssign) -> None:
-            nonlocal found
-            found = True
-
-        def visit_Assign(self, node: cst.Assign) -> None:
-            nonlocal found
-            # self.skipped = self.skipped + 1, stats["nan"] = ...: bookkeeping
-            if any(isinstance(t.target, cst.Attribute | cst.Subscript) for t in node.targets):
-                found = True
-
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal found
-            if callee_last(node) not in _SILENT_CALLS:
-                found = True
-
-    suite.visit(_Trace())
-    return found
+    for node in walk(suite):
+        if isinstance(node, cst.Raise | cst.AugAssign):
+            return True
+        # self.skipped = self.skipped + 1, stats["nan"] = ...: bookkeeping
+        if isinstance(node, cst.Assign) and any(
+            isinstance(t.target, cst.Attribute | cst.Subscript) for t in node.targets
+        ):
+            return True
+        if isinstance(node, cst.Call) and callee_last(node) not in _SILENT_CALLS:
+            return True
+    return False

@@ -16,6 +16,7 @@ from attnlint.lint.flow import (
     read_names,
 )
 from attnlint.lint.helpers import call_arg
+from attnlint.lint.walk import walk
 
 _INF_MODULES = ("math.inf", "torch.inf", "numpy.inf", "np.inf")
 # Masks that never hide a whole row: causal ones (the diagonal stays visible) and the
@@ -269,25 +270,11 @@ class MaskedSoftmaxNan(ScopedRule):
 
 def _attribute_names(expr: cst.CSTNode) -> set[str]:
     """Attribute names and called names in ``expr`` (``self.causal_mask``, ``torch.tril``)."""
-    found: set[str] = set()
-
-    class _Attrs(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            found.add(node.attr.value)
-
-    expr.visit(_Attrs())
+    found = {n.attr.value for n in walk(expr) if isinstance(n, cst.Attribute)}
     return found | name_tokens(expr)
 
 
 def _attribute_chains(expr: cst.CSTNode) -> set[str]:
     """Every dotted ``a.b.c`` chain inside ``expr``."""
-    found: set[str] = set()
-
-    class _Chains(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            name = dotted_name(node)
-            if name is not None:
-                found.add(name)
-
-    expr.visit(_Chains())
-    return found
+    chains = (dotted_name(n) for n in walk(expr) if isinstance(n, cst.Attribute))
+    return {name for name in chains if name is not None}
