@@ -102,14 +102,10 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def project_root(start: Path) -> Path:
-    """Where the cache lives when no config file says so: the repository root, else start."""
-    start = start.resolve()
-    here = start if start.is_dir() else start.parent
-    for folder in (here, *here.parents):
-        if (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
-            return folder
-    return here
+def project_root() -> Path:
+    """Without a configuration file, patterns and the cache are anchored where the
+    command runs (as ruff does), never in some enclosing repository."""
+    return Path.cwd().resolve()
 
 
 def _read_table(path: Path) -> dict[str, Any]:
@@ -138,7 +134,7 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
     else:
         found = find_config(start or Path.cwd())
     if found is None:
-        return Config(path=None, root=project_root(start or Path.cwd()))
+        return Config(path=None, root=project_root())
     table = dict(_read_table(found))
     section = _section(found)
     from attnlint.lint.rules import all_rules

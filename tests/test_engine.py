@@ -74,6 +74,10 @@ def test_discovery_of_a_root_inside_an_excluded_name(tmp_path: Path) -> None:
     _tree(tmp_path, {"site-packages/pkg/m.py": ""})
     root = tmp_path / "site-packages" / "pkg"
     assert _rel(root, Discovery(root=root).files([root])) == ["m.py"]
+    # also when the patterns are anchored above it (no config: the current folder)
+    assert _rel(root, Discovery(root=tmp_path).files([root])) == ["m.py"]
+    # but a site-packages met while walking down is skipped
+    assert _rel(tmp_path, Discovery(root=tmp_path).files([tmp_path])) == []
 
 
 def test_discovery_missing_path(tmp_path: Path) -> None:
@@ -189,3 +193,29 @@ def test_named_folder_inside_an_ignored_folder_is_checked(tmp_path: Path) -> Non
     # versions/ does not hide the named folder, but *.gen.py still applies inside it.
     assert _rel(root, Discovery(root=root).files([root])) == ["m.py"]
     assert _rel(tmp_path, Discovery(root=tmp_path).files([tmp_path])) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\n\n@dec\nclass A(B):\n    def f(self, x: int = 1) -> None:\n"
+        "        if x:\n            y = (1,\n  2)  # c\n        else: pass\n        return y\n",
+        "x = 1\r\nif x:\r\n    y = [\r\n  2]\r\n@d\r\ndef f(a,\r\n b): return a",
+        "with a as b, c:\n    try:\n        z = f'{x!r:>{w}}'\n    except E:\n        raise\n"
+        "    finally:\n        del z\n# trailing",
+        "",
+    ],
+)
+def test_node_ranges_match_libcst_position_provider(source: str) -> None:
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from attnlint.lint.positions import node_ranges
+
+    module = cst.parse_module(source)
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    nodes = list(expected)
+    assert node_ranges(module, source, nodes) == dict(expected)
+    # and each node alone (the hoisted statement ranges need their children's offsets)
+    for node in nodes:
+        assert node_ranges(module, source, [node]) == {node: expected[node]}

@@ -286,9 +286,6 @@ class AttentionGuard:
         root_is_layer = root in self._found.encoder_layers.values()
         if not root_is_layer:
             inst.handles.append(root.register_forward_pre_hook(self._root_pre, with_kwargs=True))
-            inst.handles.append(
-                root.register_forward_hook(self._root_post, with_kwargs=True, always_call=True)
-            )
         for path, mha in self._found.mha.items():
             site = site_name(path)
             inst.handles.append(
@@ -304,6 +301,11 @@ class AttentionGuard:
             inst.handles.append(layer.register_forward_hook(self._block_post(site, layer)))
         for scope in self._found.scopes.values():
             inst.wrap_forward(scope.module, self._scope_around(scope.path))
+        if not root_is_layer:
+            # registered last so that it runs after a site hook on the root itself
+            inst.handles.append(
+                root.register_forward_hook(self._root_post, with_kwargs=True, always_call=True)
+            )
 
     # ------------------------------------------------------------------ root
     def _root_pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:

@@ -125,22 +125,30 @@ class Discovery:
     exclude: Sequence[str] | None = None  # None: DEFAULT_EXCLUDE
     extend_exclude: Sequence[str] = ()
     respect_gitignore: bool = True
-    _spec: pathspec.GitIgnoreSpec = field(init=False)
+    _names: pathspec.GitIgnoreSpec = field(init=False)
+    _paths: pathspec.GitIgnoreSpec = field(init=False)
 
     def __post_init__(self) -> None:
         base = DEFAULT_EXCLUDE if self.exclude is None else tuple(self.exclude)
-        self._spec = _spec([*base, *self.extend_exclude])
+        patterns = [*base, *self.extend_exclude]
+        # As in .gitignore: a pattern with no slash but a trailing one matches a name at any
+        # depth; one with a slash is anchored at the root. Names are tested only while
+        # walking down from a given folder, so a `site-packages` *above* the folder being
+        # checked never hides it.
+        anchored = [p for p in patterns if "/" in p.rstrip("/")]
+        self._names = _spec([p for p in patterns if p not in anchored])
+        self._paths = _spec(anchored)
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
-        """Matched against the name and against the path relative to the root."""
-        name = path.name + ("/" if is_dir else "")
-        if self._spec.match_file(name):
+        """Name patterns against the name, anchored ones against the path from the root."""
+        suffix = "/" if is_dir else ""
+        if self._names.match_file(path.name + suffix):
             return True
         try:
             rel = path.relative_to(self.root).as_posix()
         except ValueError:
             return False
-        return self._spec.match_file(rel + "/" if is_dir else rel)
+        return self._paths.match_file(rel + suffix)
 
     def files(self, paths: Sequence[Path]) -> list[Path]:
         """Every file to check, each once, in a stable order."""

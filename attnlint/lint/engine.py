@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Diagnostic
+from attnlint.lint.positions import node_ranges
 from attnlint.lint.rule import Report, Rule, RuleContext
 from attnlint.lint.rules import all_rules
 from attnlint.lint.walk import visit_batched
@@ -110,7 +111,8 @@ def analyse(
     visit_batched(module, visitors)
     if not context.reports:
         return Analysis(source, [], module)
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    # Only the reported nodes: libcst's PositionProvider would cost more than the parse.
+    positions = node_ranges(module, source, [report.node for report in context.reports])
     return Analysis(source, _diagnostics(context, context.reports, positions), module, positions)
 
 
@@ -128,7 +130,7 @@ def resolve(context: RuleContext, reports: list[Report]) -> list[Diagnostic]:
     """Positions for the reported nodes (one codegen pass, only for files with findings)."""
     if not reports:
         return []
-    positions = MetadataWrapper(context.module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = node_ranges(context.module, context.source, [report.node for report in reports])
     return _diagnostics(context, reports, positions)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import CodeRange
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Diagnostic, Edit, Fix
@@ -208,11 +208,16 @@ def apply_fixes(
             break
         offsets = _Offsets(current)
         candidates: list[list[TextEdit]] = []
+        positions: Mapping[cst.CSTNode, CodeRange] | None = None
         for diagnostic in analysis.diagnostics:
             fix = diagnostic.fix
             if fix is None or (fix.applicability == "unsafe" and not unsafe):
                 continue
-            edits = to_text_edits(fix, analysis.module, analysis.positions, offsets)
+            if positions is None:
+                # Every node: edits anchor anywhere, and inserts need their statement.
+                wrapper = MetadataWrapper(analysis.module, unsafe_skip_copy=True)
+                positions = wrapper.resolve(PositionProvider)
+            edits = to_text_edits(fix, analysis.module, positions, offsets)
             if not edits or _fix_key(current, edits) in rejected:
                 continue
             if any(_conflicts(a, b) for i, a in enumerate(edits) for b in edits[i + 1 :]):
