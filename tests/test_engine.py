@@ -219,3 +219,24 @@ def test_node_ranges_match_libcst_position_provider(source: str) -> None:
     # and each node alone (the hoisted statement ranges need their children's offsets)
     for node in nodes:
         assert node_ranges(module, source, [node]) == {node: expected[node]}
+
+
+def test_undecodable_file_is_al000_not_an_error(tmp_path: Path) -> None:
+    (tmp_path / "bin.py").write_bytes(b"x = '\xff\xfe'\n")
+    result = run([tmp_path / "bin.py"], _job(tmp_path), None, jobs=1, cwd=tmp_path)
+    assert result.errors == []
+    assert [(d.code, d.path) for d in result.diagnostics] == [("AL000", "bin.py")]
+    assert result.diagnostics[0].message.startswith("cannot decode source")
+
+
+def test_parallel_fix_writes_every_file(tmp_path: Path, fixable_rule) -> None:
+    _tree(tmp_path, {f"f{i:02d}.py": "fixme(lr=0.5)\nfixme(lr=cfg.lr)\n" for i in range(24)})
+    paths = Discovery(root=tmp_path).files([tmp_path])
+    job = Job(codes=["AL000", "XX901"], options={}, per_file=PerFileIgnores(tmp_path), mode="fix")
+    result = run(paths, job, tmp_path / CACHE_DIR, jobs=2, cwd=tmp_path)
+    assert result.applied == 24 and result.diagnostics == [] and result.errors == []
+    assert {p.read_text() for p in paths} == {"fixme(lr=cfg.lr)\nfixme(lr=cfg.lr)\n"}
+    # the cache now holds the fixed files' results: a check is answered from it
+    job.mode = "check"
+    check = run(paths, job, tmp_path / CACHE_DIR, jobs=1, cwd=tmp_path)
+    assert check.cached == 24 and check.diagnostics == []

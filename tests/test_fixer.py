@@ -221,3 +221,18 @@ def test_unparsable_input_is_returned_untouched() -> None:
 )
 def test_apply_text_edits(edits: list[TextEdit], expected: str) -> None:
     assert apply_text_edits("abcd", edits) == expected
+
+
+def test_cst_node_content_is_rendered() -> None:
+    class Negate(Rule):
+        code = "XX907"
+        name = "test-negate"
+        summary = "negate"
+        triggers = ("flag",)
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if isinstance(node.value, cst.Name) and node.value.value == "flag":
+                new = cst.UnaryOperation(cst.Not(), cst.Name("flag"))
+                self.report(node.value, "negate", Fix("negate", (Edit(node.value, new),)))
+
+    assert apply_fixes("x = flag\n", rules=[Negate]).source == "x = not flag\n"

@@ -37,3 +37,16 @@ def test_cli_import_is_cheap() -> None:
 
 def test_guard_config_never_imports_libcst() -> None:
     assert "libcst" not in _modules_after("import attnlint.guard")
+
+
+def test_checking_a_file_never_imports_torch(tmp_path) -> None:
+    target = tmp_path / "train.py"
+    target.write_text("import torch\nopt = torch.optim.Adam(p, lr=1e-3)\n")
+    code = (
+        "import sys\nfrom attnlint.cli import main\n"
+        f"rc = main(['check', {str(target)!r}, '--no-cache', '--output-format', 'json'])\n"
+        "assert rc == 1, rc\nassert 'torch' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert '"AL101"' in done.stdout

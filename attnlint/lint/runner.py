@@ -163,7 +163,11 @@ def process(item: tuple[Path, str]) -> FileResult:
         result.error = f"{display}: cannot read: {exc.strerror or exc}"
         return result
     except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
-        result.error = f"{display}: cannot decode: {exc}"
+        # Python could not read it either: a finding on the file, not a failure of the run.
+        result.key = content_key(data)
+        what = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        broken = Diagnostic("AL000", f"cannot decode source: {what}", display, 1, 1, 1, 1)
+        result.entry = to_entry([broken]) if "AL000" in job.codes else []
         return result
     result.key = content_key(data)
     if job.mode == "check":
