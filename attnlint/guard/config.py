@@ -27,6 +27,14 @@ class GuardConfig(BaseModel):
             "sampled step, which then reports how many steps were affected"
         ),
     )
+    stats_rows: int | None = Field(
+        2048,
+        ge=1,
+        description=(
+            "query rows per site above which entropy, top-k and logit statistics are taken"
+            " on an even stride of queries (None: always every row)"
+        ),
+    )
     stats_max_batch: int | None = Field(
         None,
         ge=1,

@@ -370,7 +370,12 @@ class AttentionGuard:
     def _store(self, site: str, att: recompute.Attention, extra: dict[str, Tensor]) -> None:
         cfg = self.config
         values = stats.attention_stats(
-            att.probs, att.valid, att.query_valid, att.logits, cfg.logit_saturation_threshold
+            att.probs,
+            att.valid,
+            att.query_valid,
+            att.logits,
+            cfg.logit_saturation_threshold,
+            cfg.stats_rows,
         )
         values.update(extra)
         rec = self._cap.record(site)

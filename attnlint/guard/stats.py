@@ -38,82 +38,118 @@ def _masked_mean(x: Tensor, m: Tensor) -> Tensor:
     return (x * m).sum() / m.sum().where(m.sum() > 0, torch.full_like(m.sum(), math.nan))
 
 
+def _query_stride(x: Tensor, stride: int) -> Tensor:
+    """Every ``stride``-th query row of a [B, H, Lq, Lk] tensor (or a broadcast mask)."""
+    return x[..., ::stride, :] if stride > 1 and x.shape[-2] > 1 else x
+
+
 def attention_stats(
     probs: Tensor,
     valid: Tensor,
     query_valid: Tensor | None = None,
     logits: Tensor | None = None,
     saturation_threshold: float = 10.0,
+    row_budget: int | None = 2048,
 ) -> dict[str, Tensor]:
     """Statistics of probabilities ``probs`` [B, H, Lq, Lk].
 
     ``valid`` (bool, broadcastable to ``probs``) marks keys a row may attend to;
     ``query_valid`` [B, Lq] marks rows that are real queries (padding queries are ignored);
     ``logits`` [B, H, Lq, Lk] are the scaled pre-softmax scores, without mask additions.
+
+    NaN rows, mass, max row weight and the column statistics always use every row. The
+    per-row means that need a log or a selection per element (entropy, effective rank,
+    top-k mass, logit statistics) use every query when the site has at most
+    ``row_budget`` rows, and otherwise an even stride of queries in every batch item and
+    head: an unbiased estimate of the same mean at a cost bounded per site. At every=1
+    this is the difference between 1.7x and 1.4x a training step (bench/guard_overhead.py).
     """
+    # Each line below is at most one pass over the [B, H, Lq, Lk] tensor.
     p = probs.float()
-    v = valid.expand_as(p)
-    n_valid = v.sum(-1).to(p.dtype)  # [B, H, Lq]
+    B, H, Lq, _ = p.shape
+    n_valid = valid.sum(-1).to(p.dtype).expand(p.shape[:-1])  # [B, H, Lq]
     rows = torch.ones_like(n_valid, dtype=torch.bool)
     if query_valid is not None:
         rows = rows & query_valid[:, None, :].to(torch.bool)
-    finite = torch.isfinite(p) | ~v
-    row_finite = finite.all(-1)
+    zero = torch.zeros((), dtype=p.dtype, device=p.device)
+    pv = torch.where(valid, p, zero)  # masked keys never count
+    row_sum = pv.sum(-1)
+    # a NaN or inf anywhere on a row's valid keys makes its sum non-finite
+    row_finite = torch.isfinite(row_sum)
     # a row with no valid key is NaN in the real softmax even when its query is padding
     nan_rows = (n_valid == 0) | (rows & ~row_finite)
     good = rows & ~nan_rows  # rows with at least one valid key and finite probabilities
     ent_rows = good & (n_valid >= 2)  # a row with one valid key has no entropy to speak of
+    pz = torch.nan_to_num(pv, nan=0.0, posinf=0.0, neginf=0.0)
+    mass = torch.where(row_finite, row_sum, zero)
 
-    pz = torch.where(v & torch.isfinite(p), p, torch.zeros((), dtype=p.dtype, device=p.device))
-    mass = pz.sum(-1)
-    ent = -(pz * pz.clamp_min(_TINY).log()).sum(-1)
-    norm_ent = ent / n_valid.clamp_min(2).log()
+    stride = 1
+    if row_budget is not None and B * H * Lq > row_budget:
+        stride = math.ceil(B * H * Lq / row_budget)
+    ps = _query_stride(pz, stride)
+    sampled_rows = ent_rows[..., ::stride]
+    ent = torch.special.entr(ps).sum(-1)
+    norm_ent = ent / n_valid[..., ::stride].clamp_min(2).log()
     k = min(50, p.shape[-1])
-    top = pz.topk(k, dim=-1, sorted=True).values.cumsum(-1)
+    # one unsorted selection of the top 50, then a sorted top 10 of those 50
+    top_k_values = ps.topk(k, dim=-1, sorted=False).values
+    head = top_k_values.topk(min(10, k), dim=-1, sorted=True).values.cumsum(-1)
 
-    def top_k(n: int) -> Tensor:
-        return top[..., min(n, k) - 1]
+    def top_n(n: int) -> Tensor:
+        return _masked_mean(head[..., min(n, head.shape[-1]) - 1], sampled_rows)
 
     out = {
-        "entropy": _masked_mean(ent, ent_rows),
-        "normalized_entropy": _masked_mean(norm_ent, ent_rows),
-        "effective_rank": _masked_mean(ent.exp(), ent_rows),
-        "top5": _masked_mean(top_k(5), ent_rows),
-        "top10": _masked_mean(top_k(10), ent_rows),
-        "top50": _masked_mean(top_k(50), ent_rows),
-        "max_row_weight": _masked_mean(top[..., 0], ent_rows),
+        "entropy": _masked_mean(ent, sampled_rows),
+        "normalized_entropy": _masked_mean(norm_ent, sampled_rows),
+        "effective_rank": _masked_mean(ent.exp(), sampled_rows),
+        "top5": top_n(5),
+        "top10": top_n(10),
+        "top50": _masked_mean(top_k_values.sum(-1), sampled_rows),
+        "max_row_weight": _masked_mean(pz.amax(-1), ent_rows),
         "mass": _masked_mean(mass, good),
         "mass_min": torch.where(good, mass, torch.full_like(mass, math.inf)).amin(),
         "nan_rows": nan_rows.sum().to(p.dtype),
         "n_valid": _masked_mean(n_valid, rows),
     }
     # column statistics: how attention is received, summed over the real query rows
-    col = (pz * good[..., None].to(p.dtype)).sum(-2)  # [B, H, Lk]
+    col = (good.to(p.dtype).unsqueeze(-2) @ pz).squeeze(-2)  # [B, H, Lk]
     total = col.sum(-1, keepdim=True)
     has = total.squeeze(-1) > 0
-    cn = col / total.clamp_min(_TINY)
-    col_ent = -(cn * cn.clamp_min(_TINY).log()).sum(-1)
+    col_ent = torch.special.entr(col / total.clamp_min(_TINY)).sum(-1)
     out["col_entropy"] = _masked_mean(col_ent, has)
     out["max_col_sum"] = _masked_mean(col.amax(-1), has)
 
     if logits is not None:
-        lg = logits.float()
-        lv = v & good[..., None] & torch.isfinite(lg)
-        out.update(logit_stats(lg, lv, saturation_threshold))
+        out.update(
+            logit_stats(
+                _query_stride(logits.float(), stride),
+                _query_stride(valid, stride),
+                good[..., ::stride],
+                saturation_threshold,
+            )
+        )
     return out
 
 
-def logit_stats(logits: Tensor, valid: Tensor, threshold: float) -> dict[str, Tensor]:
-    m = valid.to(logits.dtype)
-    cnt = m.sum()
-    mean = (logits * m).sum() / cnt.clamp_min(1)
-    var = (((logits - mean) ** 2) * m).sum() / (cnt - 1).clamp_min(1)
-    sat = ((logits.abs() > threshold).to(logits.dtype) * m).sum() / cnt.clamp_min(1)
+def logit_stats(logits: Tensor, valid: Tensor, rows: Tensor, threshold: float) -> dict[str, Tensor]:
+    """Mean, std and saturation of the logits on valid keys of the ``rows`` that count.
+
+    Sums are taken per row first and combined on the small [B, H, Lq] tensors, so the
+    full-size tensor is read a handful of times (no full-size masks or casts)."""
+    lm = torch.where(valid, logits, torch.zeros((), dtype=logits.dtype, device=logits.device))
+    w = rows.to(logits.dtype)
+    cnt = (valid.sum(-1).to(logits.dtype).expand(rows.shape) * w).sum()
+    total = (lm.sum(-1) * w).sum()
+    squares = (torch.linalg.vector_norm(lm, dim=-1).square() * w).sum()
+    saturated = (torch.count_nonzero(lm.abs() > threshold, dim=-1).to(logits.dtype) * w).sum()
+    mean = total / cnt.clamp_min(1)
+    # unbiased variance from the sum of squares
+    var = (squares - total * mean) / (cnt - 1).clamp_min(1)
     nan = torch.full_like(cnt, math.nan)
     return {
         "logit_mean": mean.where(cnt > 0, nan),
-        "logit_std": var.sqrt().where(cnt > 1, nan),
-        "logit_saturation": sat.where(cnt > 0, nan),
+        "logit_std": var.clamp_min(0).sqrt().where(cnt > 1, nan),
+        "logit_saturation": (saturated / cnt.clamp_min(1)).where(cnt > 0, nan),
     }
 
 
