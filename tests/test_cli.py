@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -107,17 +106,23 @@ def test_bad_input_is_one_line_exit_2(project: Path, capsys, argv: list[str], ne
     assert "Traceback" not in err
 
 
-def test_unreadable_file_is_exit_2_not_a_traceback(project: Path, capsys) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file")
-    target = project / "pkg" / "train.py"
-    target.chmod(0)
-    try:
-        code, _, err = run(capsys, "check", "pkg", "--no-cache")
-    finally:
-        target.chmod(stat.S_IRUSR | stat.S_IWUSR)
+def test_unreadable_file_is_exit_2_not_a_traceback(
+    project: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chmod 0 does not stop root (CI runs as root), so the refusal is made by the OS layer
+    # the runner reads through; the run is in-process (--jobs 1) for the patch to apply.
+    target = (project / "pkg" / "train.py").resolve()
+    real = Path.read_bytes
+
+    def refuse(path: Path) -> bytes:
+        if path.resolve() == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    code, _, err = run(capsys, "check", "pkg", "--no-cache", "--jobs", "1")
     assert code == 2
-    assert "train.py" in err
+    assert "train.py" in err and "Traceback" not in err
 
 
 def test_unreadable_file_via_directory_entry(project: Path, capsys) -> None:
@@ -183,9 +188,6 @@ def test_rule_page_and_catalogue(capsys) -> None:
     rows = json.loads(out)
     assert {"AL101", "AL102", "AL103"} <= {row["code"] for row in rows}
     assert all(set(row) == {"code", "name", "summary", "fixable"} for row in rows)
-    pages = Path(__file__).resolve().parent.parent / "rules"
-    if not (pages / "AL101.md").exists():
-        pytest.skip("rule pages not written yet")
     code, out, _ = run(capsys, "rule", "al101")
     assert code == 0
     assert out.startswith("# AL101: hardcoded-learning-rate")

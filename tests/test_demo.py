@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 from pathlib import Path
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from attnlint.demo.data import make_lists  # noqa: E402
-from attnlint.demo.listmle import listmle_loss, listmle_per_list  # noqa: E402
-from attnlint.demo.model import DeepSetRank  # noqa: E402
-
-HAS_GUARD = importlib.util.find_spec("attnlint.guard.core") is not None
-needs_guard = pytest.mark.skipif(not HAS_GUARD, reason="attnlint.guard.core not written yet")
+from attnlint.demo.data import make_lists
+from attnlint.demo.listmle import listmle_loss, listmle_per_list
+from attnlint.demo.model import DeepSetRank
 
 
 def test_listmle_constant_scores_is_log_factorial() -> None:
@@ -47,7 +42,8 @@ def test_listmle_shift_invariant_masked_and_single_item() -> None:
 
 
 def test_listmle_passes_the_guard_selftest() -> None:
-    selftest = pytest.importorskip("attnlint.guard.selftest")
+    import attnlint.guard.selftest as selftest
+
     result = selftest.selftest_listwise_loss(listmle_loss)
     assert result.ok, result.failures
 
@@ -94,7 +90,6 @@ def _cli(*argv: str) -> int:
     return int(args.handler(args))
 
 
-@needs_guard
 def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from attnlint.report.runlog import read_run_log
 
@@ -109,7 +104,6 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "collapse: " in out and "attention_entropy" in out
 
 
-@needs_guard
 def test_demo_collapse_only_writes_plot(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     assert _cli("demo", "--collapse", "--out", str(tmp_path), "--steps", "12") == 0

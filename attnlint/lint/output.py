@@ -15,9 +15,9 @@ from typing import TextIO
 
 from attnlint import __version__
 from attnlint.lint.diagnostic import Diagnostic
+from attnlint.lint.pages import rule_page
 
 FORMATS = ("full", "concise", "json", "sarif", "github")
-PROJECT_URL = "https://github.com/attnlint/attnlint"
 SYNTAX_NAME = "syntax-error"
 SYNTAX_SUMMARY = "the file does not parse"
 
@@ -114,15 +114,18 @@ def sarif(diagnostics: Sequence[Diagnostic], codes: Iterable[str] | None = None)
     for code in wanted:
         name, summary = catalogue.get(code, (code, code))
         index[code] = len(rules)
-        rules.append(
-            {
-                "id": code,
-                "name": name,
-                "shortDescription": {"text": summary},
-                "helpUri": f"{PROJECT_URL}/blob/main/rules/{code}.md",
-                "defaultConfiguration": {"level": "error"},
-            }
-        )
+        rule = {
+            "id": code,
+            "name": name,
+            "shortDescription": {"text": summary},
+            "defaultConfiguration": {"level": "error"},
+        }
+        # The rule's own page travels with the log (code-scanning UIs render help.markdown),
+        # so the help never depends on where attnlint happens to be hosted.
+        page = rule_page(code)
+        if page is not None:
+            rule["help"] = {"text": f"{summary}. See `attnlint rule {code}`.", "markdown": page}
+        rules.append(rule)
     results = []
     for d in diagnostics:
         results.append(
@@ -155,7 +158,6 @@ def sarif(diagnostics: Sequence[Diagnostic], codes: Iterable[str] | None = None)
                     "driver": {
                         "name": "attnlint",
                         "version": __version__,
-                        "informationUri": PROJECT_URL,
                         "rules": rules,
                     }
                 },
