@@ -50,3 +50,11 @@ def test_checking_a_file_never_imports_torch(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert '"AL101"' in done.stdout
+
+
+def test_guard_exports_resolve() -> None:
+    # lazy exports: a typo in the table would only show when a user imports the name
+    import attnlint.guard as guard
+
+    for name in guard.__all__:
+        assert getattr(guard, name) is not None, name

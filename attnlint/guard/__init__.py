@@ -12,20 +12,26 @@ from attnlint.guard.config import GuardConfig
 from attnlint.records import AttentionStats, StepReport, Violation
 
 if TYPE_CHECKING:
-    from attnlint.guard.core import AttentionGuard, GuardError
+    from attnlint.guard.core import AttentionGuard, GuardError, GuardWarning
+    from attnlint.guard.selftest import SelfTestResult, selftest_listwise_loss
 
 __all__ = [
     "AttentionGuard",
     "AttentionStats",
     "GuardConfig",
     "GuardError",
+    "GuardWarning",
+    "SelfTestResult",
     "StepReport",
     "Violation",
+    "selftest_listwise_loss",
 ]
 
 _LAZY = {
     "AttentionGuard": "attnlint.guard.core",
     "GuardError": "attnlint.guard.core",
+    "GuardWarning": "attnlint.guard.core",
+    "SelfTestResult": "attnlint.guard.selftest",
     "selftest_listwise_loss": "attnlint.guard.selftest",
 }
 

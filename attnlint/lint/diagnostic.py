@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import libcst as cst
+if TYPE_CHECKING:  # a warm (cached) run builds Diagnostics without ever loading libcst
+    import libcst as cst
 
 Applicability = Literal["safe", "unsafe"]
 
