@@ -23,6 +23,7 @@ from functools import lru_cache
 import libcst as cst
 from pydantic import BaseModel
 
+from attnlint.lint.helpers import assigned_names
 from attnlint.lint.rule import Rule, RuleContext
 from attnlint.lint.walk import children, walk
 
@@ -93,19 +94,6 @@ def _mutated(calls: list[cst.Call]) -> list[str]:
     return out
 
 
-def _bound_names(target: cst.BaseExpression) -> list[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, cst.Tuple | cst.List):
-        out: list[str] = []
-        for element in target.elements:
-            out.extend(_bound_names(element.value))
-        return out
-    if isinstance(target, cst.StarredElement):
-        return _bound_names(target.value)
-    return []
-
-
 class ScopeFlow:
     """A scope as ordered steps, with lookups by call and by bound name."""
 
@@ -163,7 +151,7 @@ class ScopeFlow:
                 self._walk_if(stmt, blocks, loops)
             elif isinstance(stmt, cst.For):
                 inner = (*loops, stmt)
-                self._add(stmt, stmt, blocks, loops, _bound_names(stmt.target), stmt.iter)
+                self._add(stmt, stmt, blocks, loops, assigned_names(stmt.target), stmt.iter)
                 self._suite(stmt.body, blocks, inner)
                 if stmt.orelse is not None:
                     self._suite(stmt.orelse.body, blocks, loops)
@@ -175,7 +163,7 @@ class ScopeFlow:
                     self._suite(stmt.orelse.body, blocks, loops)
             elif isinstance(stmt, cst.With):
                 for item in stmt.items:
-                    binds = _bound_names(item.asname.name) if item.asname is not None else []
+                    binds = assigned_names(item.asname.name) if item.asname is not None else []
                     self._add(item, stmt, blocks, loops, binds, item.item)
                 self._suite(stmt.body, blocks, loops)
             elif isinstance(stmt, cst.Try | cst.TryStar):
@@ -221,16 +209,16 @@ class ScopeFlow:
                 binds: list[str] = []
                 extra: list[cst.CSTNode] = []
                 for target in small.targets:
-                    names = _bound_names(target.target)
+                    names = assigned_names(target.target)
                     binds.extend(names)
                     if not names:  # ``x[m] = 0`` / ``self.a = b`` read x / self
                         extra.append(target.target)
                 self._add(small, statement, blocks, loops, binds, small.value, tuple(extra))
             elif isinstance(small, cst.AugAssign):
-                binds = _bound_names(small.target)
+                binds = assigned_names(small.target)
                 self._add(small, statement, blocks, loops, binds, small.value, (small.target,))
             elif isinstance(small, cst.AnnAssign):
-                binds = _bound_names(small.target)
+                binds = assigned_names(small.target)
                 self._add(small, statement, blocks, loops, binds, small.value)
             elif isinstance(small, cst.Expr | cst.Return):
                 self._add(small, statement, blocks, loops, [], small.value)
@@ -333,8 +321,14 @@ class ScopedRule(Rule):
         if self._scopes:
             self._found.setdefault(id(self._scopes[-1][0]), []).append(node)
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # fail when the rule module is imported, not silently on the first file
+        if cls.analyse is ScopedRule.analyse:
+            raise TypeError(f"{cls.__name__} must define analyse(flow, nodes, class_name)")
+
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
-        raise NotImplementedError
+        """Check the candidate ``nodes`` one scope reported, with that scope's flow."""
 
     def _enter(self, scope: Scope) -> None:
         self._scopes.append((scope, self._classes[-1] if self._classes else None))

@@ -34,7 +34,8 @@ def names_in(node: cst.CSTNode) -> set[str]:
 
 
 def assigned_names(target: cst.BaseExpression) -> list[str]:
-    """Plain names bound by an assignment target (tuples unpacked; attributes skipped)."""
+    """Plain names bound by an assignment target (tuples and ``*rest`` unpacked;
+    attributes and subscripts skipped)."""
     if isinstance(target, cst.Name):
         return [target.value]
     if isinstance(target, cst.Tuple | cst.List):
@@ -42,6 +43,8 @@ def assigned_names(target: cst.BaseExpression) -> list[str]:
         for element in target.elements:
             out.extend(assigned_names(element.value))
         return out
+    if isinstance(target, cst.StarredElement):
+        return assigned_names(target.value)
     return []
 
 

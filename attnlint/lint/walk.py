@@ -1,7 +1,7 @@
 """Read-only traversal of a libcst tree.
 
 ``CSTNode.visit`` rebuilds and re-validates every node it passes, even for a visitor that
-changes nothing (libcst marks it as a TODO in ``CSTNode.visit``); on real code that costs
+changes nothing (libcst's own comment in ``CSTNode.visit`` says so); on real code that costs
 more than the parse itself. Rules never change the tree, so the engine walks the
 dataclass fields directly, in source order, and skips the trivia nodes (whitespace,
 commas, parentheses) that no rule looks at.
