@@ -299,6 +299,9 @@ class AttentionGuard:
             site = site_name(f"{path}.self_attn" if path else "self_attn")
             inst.handles.append(layer.register_forward_pre_hook(self._block_pre(layer)))
             inst.handles.append(layer.register_forward_hook(self._block_post(site, layer)))
+        for path, block in self._found.residual_blocks.items():
+            inst.handles.append(block.register_forward_pre_hook(self._block_pre(block)))
+            inst.handles.append(block.register_forward_hook(self._residual_post(path, block)))
         for scope in self._found.scopes.values():
             inst.wrap_forward(scope.module, self._scope_around(scope.path))
         if not root_is_layer:
@@ -497,6 +500,26 @@ class AttentionGuard:
                     self._cap.record(site).values["residual_ratio"] = stats.residual_ratio(
                         output.detach(), x.detach()
                     )
+
+        return hook
+
+    def _residual_post(self, path: str, block: nn.Module) -> Callable[..., None]:
+        """A user block's ratio goes to the first attention site recorded inside it (its
+        own or a child's); sites of untraceable code only exist once they ran, so the site
+        is looked up here rather than at discovery."""
+
+        def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            x = self._cap.pending.pop(id(block), None)
+            if x is None or not self._capturing or not isinstance(output, Tensor):
+                return
+            inside = f"{path}."
+            rec = next(
+                (r for r in self._cap.records if r.site == path or r.site.startswith(inside)),
+                None,
+            )
+            if rec is not None and output.shape == x.shape:
+                with self._quiet():
+                    rec.values["residual_ratio"] = stats.residual_ratio(output.detach(), x.detach())
 
         return hook
 

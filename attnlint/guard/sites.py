@@ -19,7 +19,10 @@ Tracing never executes the model's tensors: fx feeds proxies through ``forward``
 
 from __future__ import annotations
 
+import ast
+import inspect
 import operator
+import textwrap
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
@@ -68,6 +71,8 @@ class Discovery:
     scopes: dict[str, Scope] = field(default_factory=dict)
     sites: dict[str, str] = field(default_factory=dict)  # site -> how it is observed
     untraceable: dict[str, str] = field(default_factory=dict)  # module path -> why
+    # user blocks that add their input back (x + f(x)), by graph or by source: path -> module
+    residual_blocks: dict[str, nn.Module] = field(default_factory=dict)
 
 
 def site_name(path: str, index: int = 0) -> str:
@@ -127,6 +132,54 @@ def _derives_from_matmul(node: fx.Node, depth: int = 8) -> bool:
     return False
 
 
+_ADD_FUNCS = (operator.add, operator.iadd, torch.add)
+
+
+def _adds_its_input(graph: fx.Graph) -> bool:
+    """The module's first input is an operand of an addition: a residual ``x + f(x)``."""
+    x = next((n for n in graph.nodes if n.op == "placeholder"), None)
+    if x is None:
+        return False
+    for n in graph.nodes:
+        is_add = (n.op == "call_function" and n.target in _ADD_FUNCS) or (
+            n.op == "call_method" and n.target in ("add", "add_")
+        )
+        if is_add and x in n.args[:2]:
+            return True
+    return False
+
+
+def _source_adds_its_input(module: nn.Module) -> bool:
+    """For a module fx cannot trace: does ``forward``'s source add its first argument to
+    something (``x = x + self.attn(x)``, ``x += ...``)? Read with the stdlib ``ast``."""
+    try:
+        source = textwrap.dedent(inspect.getsource(type(module).forward))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError):
+        return False
+    func = tree.body[0] if tree.body else None
+    if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)][1:]  # past self
+    if not params:
+        return False
+    x = params[0]
+
+    def is_x(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and node.id == x
+
+    for node in ast.walk(func):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            operands = (node.left, node.right)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Add):
+            operands = (node.target,)
+        else:
+            continue
+        if any(is_x(operand) for operand in operands):
+            return True
+    return False
+
+
 def _trace(module: nn.Module) -> fx.Graph:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -140,6 +193,7 @@ def discover(model: nn.Module) -> Discovery:
     for _path, m in model.named_modules():
         holds_stock[id(m)] = any(isinstance(s, STOCK_ATTENTION) for s in m.modules())
 
+    residual = found.residual_blocks
     for path, m in model.named_modules():
         if id(m) in skip:
             continue
@@ -162,10 +216,14 @@ def discover(model: nn.Module) -> Discovery:
             graph = _trace(m)
         except Exception as exc:  # any tracing failure means "observe with hooks"
             found.untraceable[path or "root"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            if path and not holds_stock[id(m)] and _source_adds_its_input(m):
+                residual[path] = m
             if not holds_stock[id(m)]:
                 # interception would also see (and slow down) the stock module's fast path
                 found.scopes[path] = Scope(path, m, traced=False)
             continue
+        if path and not holds_stock[id(m)] and _adds_its_input(graph):
+            residual[path] = m
         modules = dict(m.named_modules())
         calls = []
         for n in graph.nodes:
