@@ -145,6 +145,8 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         ("", "empty file"),
         ('{"kind": "step", "step": 0}\n', "no header record"),
         ("[1, 2]\n", "not an object"),
+        ('{"kind": "head', "no header record"),  # one torn line: nothing was ever a run log
+        ("\n\n", "empty file"),
     ],
 )
 def test_bad_files(tmp_path: Path, content: str | None, match: str) -> None:

@@ -220,4 +220,7 @@ def read_run_log(path: str | os.PathLike[str]) -> RunLog:
             steps.append(report)
         else:
             warnings.append(f"{p}:{lineno}: unknown record kind {kind!r} ignored")
+    if not headers:
+        # every run log starts with a header, written when the guard opens it
+        raise RunLogError(f"{p}: not an attnlint run log (no header record)")
     return RunLog(path=p, headers=headers, steps=steps, warnings=warnings)
