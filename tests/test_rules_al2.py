@@ -86,6 +86,17 @@ def test_seed_pattern_reports_the_override_once() -> None:
     assert "overridden" in found[0].message and "stat_dim" in found[0].message
 
 
+def test_override_in_its_own_statement_is_reported_once_at_the_override() -> None:
+    source = """\
+    def build(config, first_batch):
+        stat_dim = config["model_a"]["stat_dim"]
+        if first_batch is not None:
+            stat_dim = first_batch["player_stats"].shape[-1]
+        return DeepSetRank(stat_dim=stat_dim)
+    """
+    assert lines(source) == [4]
+
+
 SILENT = {
     "assert in the module": """\
         from torch import nn

@@ -219,6 +219,7 @@ class _Candidate:
     # anywhere in the module (0).
     needs_config: int | None = None
     is_override: bool = False
+    scope: int = 0  # id of the enclosing function (or module)
 
 
 class UncheckedInputDim(Rule):
@@ -310,6 +311,7 @@ class UncheckedInputDim(Rule):
                     arg.value,
                     found,
                     call=node,
+                    scope=id(self._scopes[-1]),
                     message=f"input size of {callee} comes from configuration ({shown}) and "
                     f"nothing in this module compares `{found}` with the data's shape[-1]: assert "
                     "they match where the first batch is seen, or a changed feature "
@@ -340,7 +342,13 @@ class UncheckedInputDim(Rule):
         if key is None:
             return
         self._candidates.append(
-            _Candidate(value, key, self._override_message(key, value), is_override=True)
+            _Candidate(
+                value,
+                key,
+                self._override_message(key, value),
+                is_override=True,
+                scope=id(self._scopes[-1]),
+            )
         )
 
     def _override_argument(self, call: cst.Call, keyword: str, value: cst.BaseExpression) -> None:
@@ -364,6 +372,7 @@ class UncheckedInputDim(Rule):
                 call=call,
                 needs_config=needs,
                 is_override=True,
+                scope=id(self._scopes[-1]),
             )
         )
 
@@ -389,14 +398,15 @@ class UncheckedInputDim(Rule):
                 candidate.needs_config, set()
             ):
                 continue
-            if (
-                not candidate.is_override
-                and candidate.call is not None
-                and any(
-                    other.call is candidate.call and other.is_override for other in self._candidates
+            if not candidate.is_override and any(
+                other.is_override
+                and (
+                    (candidate.call is not None and other.call is candidate.call)
+                    or (other.key == candidate.key and other.scope == candidate.scope)
                 )
+                for other in self._candidates
             ):
-                continue  # the override on the same call is the finding
+                continue  # the override (same call, or same key in this function) is the finding
             names = {candidate.key} | bound_names.get(candidate.key, set())
             if names & self._checked:
                 continue
