@@ -214,3 +214,26 @@ def test_plateau_forces_a_sampled_step_with_diagnosis() -> None:
     # step 0 sets the best loss, steps 1-3 are stale; the plateau at step 3 forces step 4
     assert [r.sampled for r in reports] == [True, False, False, False, True, False]
     assert reports[4].diagnosis and not reports[3].diagnosis
+
+
+def test_paused_forwards_are_neither_captured_nor_checked() -> None:
+    from guard_models import SDPAModel
+
+    torch.manual_seed(0)
+    model = SDPAModel().eval()
+    clean = torch.randn(2, 5, 6)
+    poisoned = clean.clone()
+    poisoned[0, 1, 2] = float("nan")
+    guard = AttentionGuard(model, config=GuardConfig(every=1, on_violation="raise"))
+    guard.pause()
+    assert guard.is_paused
+    model(poisoned)  # e.g. a validation batch between two training steps
+    guard.resume()
+    model(clean)
+    report = guard.step()
+    assert report.violations == []
+    assert report.batch is not None and report.batch.input_min == clean.min().item()
+    model(poisoned)  # not paused: observed, and it raises
+    with pytest.raises(GuardError):
+        guard.step()
+    guard.close()

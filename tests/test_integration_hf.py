@@ -47,7 +47,12 @@ def dataset(n: int = 24, nan_batch: int | None = None) -> list[dict[str, Any]]:
 
 
 def train(
-    callback: Any, tmp_path: Path, data: list[dict[str, Any]], max_steps: int = 3, **kw: Any
+    callback: Any,
+    tmp_path: Path,
+    data: list[dict[str, Any]],
+    max_steps: int = 3,
+    eval_data: list[dict[str, Any]] | None = None,
+    **kw: Any,
 ) -> Any:
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path / "out"),
@@ -65,7 +70,11 @@ def train(
         **kw,
     )
     trainer = transformers.Trainer(
-        model=tiny_bert(), args=args, train_dataset=data, callbacks=[callback]
+        model=tiny_bert(),
+        args=args,
+        train_dataset=data,
+        eval_dataset=eval_data,
+        callbacks=[callback],
     )
     return trainer
 
@@ -78,7 +87,7 @@ class SpyGuard:
 
     def __init__(self, model: Any, config: Any = None, **kw: Any) -> None:
         self.model, self.norms, self.post_clip, self.losses = model, [], [], []
-        self.steps, self.closed = 0, False
+        self.steps, self.closed, self.moments = 0, False, []
         SpyGuard.instances.append(self)
 
     def record_grad_norms(self, norms: Any = None) -> Any:
@@ -88,6 +97,7 @@ class SpyGuard:
         return norms
 
     def step(self, loss: Any = None) -> None:
+        self.moments.append("step")
         self.losses.append(None if loss is None else float(loss))
         self.steps += 1
         if SpyGuard.fail_at == self.steps:
@@ -95,6 +105,12 @@ class SpyGuard:
 
     def close(self) -> None:
         self.closed = True
+
+    def pause(self) -> None:
+        self.moments.append("pause")
+
+    def resume(self) -> None:
+        self.moments.append("resume")
 
 
 class SpyError(Exception):
@@ -196,3 +212,24 @@ def test_real_guard_nan_batch_stops_training(real_guard: None, tmp_path: Path) -
     assert len(norms) == trainer.state.global_step < 10
     assert math.isnan(norms[-1]) and all(math.isfinite(n) for n in norms[:-1])
     assert any(v.check == "finite_scores" for v in info.value.violations)
+
+
+def test_evaluation_between_steps_is_not_observed(real_guard: None, tmp_path: Path) -> None:
+    # Evaluation runs after on_step_end; its NaN batches must not become a training
+    # step's violation (the callback pauses the guard outside training steps).
+    callback = AttentionGuardTrainerCallback(config=GuardConfig(every=1, on_violation="raise"))
+    trainer = train(
+        callback,
+        tmp_path,
+        dataset(),
+        max_steps=3,
+        eval_data=dataset(n=8, nan_batch=0),
+        eval_strategy="steps",
+        eval_steps=1,
+        per_device_eval_batch_size=4,
+    )
+    trainer.train()
+    assert trainer.state.global_step == 3
+    assert any("eval_loss" in e for e in trainer.state.log_history)  # evaluation did run
+    assert callback.error is None
+    assert callback.reports[-1].violations == []

@@ -104,6 +104,12 @@ class SpyGuard:
     def close(self) -> None:
         self.closed = True
 
+    def pause(self) -> None:
+        self.calls.append(("pause", None))
+
+    def resume(self) -> None:
+        self.calls.append(("resume", None))
+
 
 class SpyError(Exception):
     def __init__(self, violations: list[Any]) -> None:
@@ -135,7 +141,8 @@ def test_moments_norms_before_clipping_then_step(spy: type[SpyGuard]) -> None:
     (guard,) = spy.instances
     assert guard.model is module.model  # the `module` attribute, not the LightningModule
     kinds = [c[0] for c in guard.calls]
-    assert kinds == ["norms", "step"] * 4
+    # observing only inside training batches: the sanity check and validation are paused
+    assert kinds == ["pause", *["resume", "norms", "pause", "step"] * 4]
     norms = [c[1] for c in guard.calls if c[0] == "norms"]
     # seen before Lightning clipped: above the clip value (the clipped norm is <= CLIP)
     assert all(n > 10 * CLIP for n in norms), norms
@@ -185,6 +192,23 @@ def test_real_guard_nan_batch_stops_training(real_guard: None) -> None:
         t.fit(Ranker(), loader(nan_at=2))
     assert t.global_step == 3  # batches 0, 1 fine; batch 2 poisoned: stop after it
     assert any(v.check == "finite_scores" for v in info.value.violations)
+
+
+class ValidatedRanker(Ranker):
+    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        return ((self(x) - y) ** 2).mean()
+
+
+def test_validation_between_batches_is_not_observed(real_guard: None) -> None:
+    # The sanity check and the validation runs (here after every training batch) feed NaN
+    # batches; they must not become a training step's violation.
+    callback = AttentionGuardCallback(config=GuardConfig(every=1, on_violation="raise"))
+    t = trainer(callback, max_steps=4, val_check_interval=1, limit_val_batches=1)
+    t.fit(ValidatedRanker(), loader(), loader(nan_at=0))
+    assert t.global_step == 4
+    assert callback.error is None
+    assert callback.reports[-1].violations == []
 
 
 DDP_SCRIPT = """

@@ -123,6 +123,7 @@ class AttentionGuard:
         self._diagnose_next = False
         self._capturing = False
         self._captured = False
+        self._paused = False
         self._cap = _Capture()
         self._cheap: dict[str, Tensor] = {}
         self._cheap_since = 0
@@ -151,6 +152,19 @@ class AttentionGuard:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.model(*args, **kwargs)
+
+    def pause(self) -> None:
+        """Stop observing forwards (their outputs are neither captured nor checked) until
+        ``resume()``. The integrations pause outside training steps, so a validation or
+        evaluation forward never becomes the statistics of the next sampled step."""
+        self._paused = True
+
+    def resume(self) -> None:
+        self._paused = False
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
 
     def set_input_dim(self, n: int) -> None:
         self._input_dim = int(n)
@@ -312,7 +326,7 @@ class AttentionGuard:
 
     # ------------------------------------------------------------------ root
     def _root_pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        if not self.sampled or self._captured or self._capturing:
+        if self._paused or not self.sampled or self._captured or self._capturing:
             return
         self._capturing = True
         self._cap.call_counts.clear()
@@ -330,6 +344,8 @@ class AttentionGuard:
     def _root_post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         # -inf is tolerated in model outputs: masking padded scores with -inf is an idiom;
         # check_scores(scores, mask) is the strict test.
+        if self._paused and not self._capturing:
+            return
         outs = [t.detach() for t in _tensors(output) if t.is_floating_point() and t.numel()]
         if not self._capturing:
             if self.config.cheap_checks and outs and self._cheap_enabled():

@@ -103,6 +103,13 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
         )
         self.norms = PreClipGradNorms(model)
         self._loss_handle = model.register_forward_hook(self._capture_loss)
+        # observe training steps only: evaluation runs between on_step_end and the next
+        # on_step_begin
+        self.guard.pause()
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.guard is not None:
+            self.guard.resume()
 
     def _capture_loss(self, module: Any, args: Any, output: Any) -> None:
         if module.training:
@@ -127,6 +134,7 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.guard is None or self.error is not None:
             return
+        self.guard.pause()
         from attnlint.guard import GuardError
 
         # transformers releases without on_pre_optimizer_step: the norms are still pending

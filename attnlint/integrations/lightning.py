@@ -52,6 +52,14 @@ class AttentionGuardCallback(_pl.Callback):  # type: ignore[misc,name-defined]
         self.guard = AttentionGuard(
             target, config=self.config, log_path=self.log_path, loss_fn=self.loss_fn
         )
+        # observe training batches only: the sanity check and validation run outside them
+        self.guard.pause()
+
+    def on_train_batch_start(
+        self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self.guard is not None:
+            self.guard.resume()
 
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
         if self.guard is not None:
@@ -64,6 +72,7 @@ class AttentionGuardCallback(_pl.Callback):  # type: ignore[misc,name-defined]
             return
         from attnlint.guard import GuardError
 
+        self.guard.pause()
         try:
             if hasattr(outputs, "get"):
                 scores = outputs.get("scores")
