@@ -127,3 +127,23 @@ def test_untraceable_block_ratio_comes_from_its_source() -> None:
     h1 = model[0](x).detach()
     assert math.isclose(report.layers["0"].residual_ratio, _ratio(model[0], x), rel_tol=1e-5)
     assert math.isclose(report.layers["1"].residual_ratio, _ratio(model[1], h1), rel_tol=1e-5)
+
+
+def test_decoder_layers_ratio_goes_to_their_self_attention() -> None:
+    torch.manual_seed(0)
+    layer = nn.TransformerDecoderLayer(16, 2, 32, batch_first=True)
+    decoder = nn.TransformerDecoder(layer, 2).eval()
+    tgt, memory = torch.randn(2, 5, 16), torch.randn(2, 7, 16)
+    guard = AttentionGuard(decoder, config=GuardConfig(on_violation="log"))
+    decoder(tgt, memory)
+    report = guard.step()
+    guard.close()
+    with torch.no_grad():
+        h1 = decoder.layers[0](tgt, memory)
+    first = report.layers["layers.0.self_attn"].residual_ratio
+    second = report.layers["layers.1.self_attn"].residual_ratio
+    assert math.isclose(first, ((h1 - tgt).norm() / tgt.norm()).item(), rel_tol=1e-5)
+    with torch.no_grad():
+        h2 = decoder.layers[1](h1, memory)
+    assert math.isclose(second, ((h2 - h1).norm() / h1.norm()).item(), rel_tol=1e-5)
+    assert report.layers["layers.0.multihead_attn"].residual_ratio is None

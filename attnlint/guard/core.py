@@ -309,11 +309,8 @@ class AttentionGuard:
         for path, layer in self._found.encoder_layers.items():
             site = site_name(f"{path}.self_attn" if path else "self_attn")
             inst.wrap_forward(layer, self._encoder_around(site, layer, layer is root))
-        for path, layer in self._found.decoder_layers.items():
-            site = site_name(f"{path}.self_attn" if path else "self_attn")
-            inst.handles.append(layer.register_forward_pre_hook(self._block_pre(layer)))
-            inst.handles.append(layer.register_forward_hook(self._block_post(site, layer)))
-        for path, block in self._found.residual_blocks.items():
+        blocks = {**self._found.decoder_layers, **self._found.residual_blocks}
+        for path, block in blocks.items():
             inst.handles.append(block.register_forward_pre_hook(self._block_pre(block)))
             inst.handles.append(block.register_forward_hook(self._residual_post(path, block)))
         for scope in self._found.scopes.values():
@@ -506,29 +503,17 @@ class AttentionGuard:
 
         return hook
 
-    def _block_post(self, site: str, layer: nn.Module) -> Callable[..., None]:
-        def hook(module: nn.Module, args: tuple, output: Any) -> None:
-            x = self._cap.pending.pop(id(layer), None)
-            if x is None or not self._capturing or not isinstance(output, Tensor):
-                return
-            if output.shape == x.shape:
-                with self._quiet():
-                    self._cap.record(site).values["residual_ratio"] = stats.residual_ratio(
-                        output.detach(), x.detach()
-                    )
-
-        return hook
-
     def _residual_post(self, path: str, block: nn.Module) -> Callable[..., None]:
-        """A user block's ratio goes to the first attention site recorded inside it (its
-        own or a child's); sites of untraceable code only exist once they ran, so the site
-        is looked up here rather than at discovery."""
+        """A block's ratio (a decoder layer, or a user block that adds its input back) goes
+        to the first attention site recorded inside it: a decoder layer's ``self_attn``, a
+        user block's own site or a child's. Sites of untraceable code only exist once they
+        ran, so the site is looked up here rather than at discovery."""
 
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
             x = self._cap.pending.pop(id(block), None)
             if x is None or not self._capturing or not isinstance(output, Tensor):
                 return
-            inside = f"{path}."
+            inside = f"{path}." if path else ""
             rec = next(
                 (r for r in self._cap.records if r.site == path or r.site.startswith(inside)),
                 None,
