@@ -24,7 +24,7 @@ import libcst as cst
 from pydantic import BaseModel
 
 from attnlint.lint.helpers import assigned_names
-from attnlint.lint.rule import Rule, RuleContext
+from attnlint.lint.rule import Rule, RuleContext, dotted_name
 from attnlint.lint.walk import children, walk
 
 Scope = cst.FunctionDef | cst.Module
@@ -381,18 +381,6 @@ _NOT_FORWARD = LOSS_TOKENS | {"log", "log_dict", "metric", "metrics", "logger", 
 MODEL_NAMES = frozenset(
     {"model", "net", "network", "module", "self", "ranker", "scorer", "classifier", "backbone"}
 )
-
-
-def dotted_name(node: cst.CSTNode) -> str | None:
-    """``a.b.c`` for a Name/Attribute chain, else None (no import resolution)."""
-    parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if not isinstance(node, cst.Name):
-        return None
-    parts.append(node.value)
-    return ".".join(reversed(parts))
 
 
 def name_tokens(node: cst.CSTNode) -> set[str]:

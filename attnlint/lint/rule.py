@@ -9,7 +9,7 @@ resolved by the engine only for files that have findings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -95,6 +95,19 @@ def import_map(module: cst.Module) -> dict[str, str]:
     return names
 
 
+def dotted_name(node: cst.CSTNode, imports: Mapping[str, str] | None = None) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain (its head resolved through ``imports`` when
+    given), else None."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value if imports is None else imports.get(node.value, node.value))
+    return ".".join(reversed(parts))
+
+
 @dataclass(slots=True)
 class RuleContext:
     """What every rule may read about the file being checked."""
@@ -116,14 +129,7 @@ class RuleContext:
         ``self.scaler.unscale_`` stays ``self.scaler.unscale_``. Anything that is not a
         plain name chain (a call, a subscript) gives None.
         """
-        parts: list[str] = []
-        while isinstance(node, cst.Attribute):
-            parts.append(node.attr.value)
-            node = node.value
-        if not isinstance(node, cst.Name):
-            return None
-        parts.append(self.imports.get(node.value, node.value))
-        return ".".join(reversed(parts))
+        return dotted_name(node, self.imports)
 
     def code_for(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from attnlint.lint.diagnostic import Edit, Fix
-from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, callee_last, dotted_name
+from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, callee_last
+from attnlint.lint.rule import dotted_name
 
 _CLIPS = frozenset({"clip_grad_norm_", "clip_grad_value_"})
 

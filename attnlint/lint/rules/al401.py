@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, callee_last, dotted_name
+from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, callee_last
 from attnlint.lint.helpers import call_arg
+from attnlint.lint.rule import dotted_name
 
 _SCALING_METHODS = frozenset({"div", "div_", "mul", "mul_", "true_divide", "divide", "multiply"})
 _SCALING_KEYWORDS = frozenset({"scale", "alpha", "scaling", "softmax_scale", "temperature"})

@@ -11,11 +11,11 @@ from attnlint.lint.flow import (
     Step,
     callee_last,
     contains,
-    dotted_name,
     name_tokens,
     read_names,
 )
 from attnlint.lint.helpers import call_arg
+from attnlint.lint.rule import dotted_name
 from attnlint.lint.walk import walk
 
 _INF_MODULES = ("math.inf", "torch.inf", "numpy.inf", "np.inf")
