@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from attnlint import __version__
+from attnlint.argtypes import positive_int
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FORMATS = ("full", "concise", "json", "sarif", "github")
@@ -32,16 +33,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _codes(text: str) -> list[str]:
     return [part.strip().upper() for part in text.split(",") if part.strip()]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 OWN_COMMANDS = ("check", "rule", "rules")
@@ -72,7 +63,7 @@ def build_parser(with_report: bool = True) -> argparse.ArgumentParser:
     check.add_argument(
         "--cache-dir", type=Path, help="where to keep the cache (default: the project root)"
     )
-    check.add_argument("--jobs", "-j", type=_positive, help="worker processes (default: CPUs)")
+    check.add_argument("--jobs", "-j", type=positive_int, help="worker processes (default: CPUs)")
     check.add_argument("--fix", action="store_true", help="apply safe fixes in place")
     check.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes")
     check.add_argument("--diff", action="store_true", help="print fixes as a diff, write nothing")

@@ -59,3 +59,22 @@ def pytest_configure(config: pytest.Config) -> None:
         import lightning  # noqa: F401
         import matplotlib  # noqa: F401
         import transformers  # noqa: F401
+
+
+class SpyError(Exception):
+    """Stands in for GuardError in the integration tests' spy guards."""
+
+    def __init__(self, violations: list[object]) -> None:
+        super().__init__("violation")
+        self.violations = violations
+
+
+def install_spy_guard(monkeypatch: pytest.MonkeyPatch, spy: type) -> type:
+    """Make ``attnlint.guard.AttentionGuard`` the test's spy class (and GuardError SpyError)."""
+    import attnlint.guard
+
+    spy.instances, spy.fail_at = [], None
+    # via the module dict: getattr on the lazy names would import the real guard
+    monkeypatch.setitem(vars(attnlint.guard), "AttentionGuard", spy)
+    monkeypatch.setitem(vars(attnlint.guard), "GuardError", SpyError)
+    return spy

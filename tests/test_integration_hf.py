@@ -12,6 +12,7 @@ import pytest
 
 transformers = pytest.importorskip("transformers")  # the dev extra installs it: runs in CI
 import torch  # noqa: E402
+from conftest import SpyError, install_spy_guard  # noqa: E402
 
 import attnlint.guard  # noqa: E402
 from attnlint.guard import GuardConfig  # noqa: E402
@@ -113,19 +114,9 @@ class SpyGuard:
         self.moments.append("resume")
 
 
-class SpyError(Exception):
-    def __init__(self, violations: list[Any]) -> None:
-        super().__init__("violation")
-        self.violations = violations
-
-
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> type[SpyGuard]:
-    SpyGuard.instances, SpyGuard.fail_at = [], None
-    # via the module dict: getattr on the lazy names would import the real guard
-    monkeypatch.setitem(vars(attnlint.guard), "AttentionGuard", SpyGuard)
-    monkeypatch.setitem(vars(attnlint.guard), "GuardError", SpyError)
-    return SpyGuard
+    return install_spy_guard(monkeypatch, SpyGuard)
 
 
 def test_missing_transformers_is_a_one_line_import_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 pl = pytest.importorskip("lightning.pytorch")  # the dev extra installs it: runs in CI
 import torch  # noqa: E402
+from conftest import SpyError, install_spy_guard  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
@@ -111,19 +112,9 @@ class SpyGuard:
         self.calls.append(("resume", None))
 
 
-class SpyError(Exception):
-    def __init__(self, violations: list[Any]) -> None:
-        super().__init__("violation")
-        self.violations = violations
-
-
 @pytest.fixture
 def spy(monkeypatch: pytest.MonkeyPatch) -> type[SpyGuard]:
-    SpyGuard.instances, SpyGuard.fail_at = [], None
-    # via the module dict: getattr on the lazy names would import the real guard
-    monkeypatch.setitem(vars(attnlint.guard), "AttentionGuard", SpyGuard)
-    monkeypatch.setitem(vars(attnlint.guard), "GuardError", SpyError)
-    return SpyGuard
+    return install_spy_guard(monkeypatch, SpyGuard)
 
 
 def test_missing_lightning_is_a_one_line_import_error(monkeypatch: pytest.MonkeyPatch) -> None:

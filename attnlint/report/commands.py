@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from attnlint.argtypes import positive_int
 from attnlint.report.runlog import RunLog, RunLogError, read_run_log
 
 EXIT_OK = 0
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("run_log", metavar="RUN.jsonl", help="run log written by the guard")
     p.add_argument("--site", help="show only this attention site")
-    p.add_argument("--last", type=_positive, metavar="N", help="only the last N sampled steps")
+    p.add_argument("--last", type=positive_int, metavar="N", help="only the last N sampled steps")
     p.set_defaults(handler=run_report)
 
     p = subparsers.add_parser(
@@ -60,20 +61,10 @@ def register(subparsers: Any) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--healthy", action="store_true", help="run only the healthy model")
     which.add_argument("--collapse", action="store_true", help="run only the collapsing model")
-    p.add_argument("--steps", type=_positive, default=60, metavar="N", help="training steps")
+    p.add_argument("--steps", type=positive_int, default=60, metavar="N", help="training steps")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG files")
     p.set_defaults(handler=run_demo)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _error(message: str) -> int:
