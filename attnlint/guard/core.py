@@ -24,6 +24,7 @@ from attnlint import __version__
 from attnlint.guard import checks, recompute, stats
 from attnlint.guard.config import GuardConfig
 from attnlint.guard.observe import Installed, Interceptor, bind, caller_module
+from attnlint.guard.outputs import Output, Outputs, RunLogOutput
 from attnlint.guard.sites import (
     HOW_DYN_SDPA,
     HOW_DYN_SOFTMAX,
@@ -107,6 +108,8 @@ class AttentionGuard:
         config: GuardConfig | None = None,
         log_path: str | None = None,
         loss_fn: Callable[..., Any] | None = None,
+        *,
+        outputs: Sequence[Output] = (),
     ) -> None:
         self.model = model
         self.config = config or GuardConfig()
@@ -133,7 +136,8 @@ class AttentionGuard:
         self._loss_tensor: Tensor | None = None
         self._uniform_streak: dict[str, int] = {}
         self._plateau: Any = None
-        self._writer: Any = None
+        items: list[Output] = [] if log_path is None else [RunLogOutput(log_path)]
+        self._outputs = Outputs([*items, *outputs])
         self._closed = False
         self._mode = Interceptor(self._on_intercept)
         self._scope_depth = 0
@@ -283,9 +287,7 @@ class AttentionGuard:
             return
         self._installed.remove()
         self._closed = True
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self._outputs.close()
 
     def __enter__(self) -> AttentionGuard:
         return self
@@ -737,13 +739,8 @@ class AttentionGuard:
             self._diagnose_next = True
 
     def _write(self, report: StepReport) -> None:
-        if self.log_path is None or not self._is_writer():
-            return
-        if self._writer is None:
-            from attnlint.report.runlog import RunLogWriter
-
-            self._writer = RunLogWriter(self.log_path, header=self._header())
-        self._writer.write(report)
+        if self._outputs and self._is_writer():
+            self._outputs.write(report, self._header)
 
     def _header(self) -> dict[str, Any]:
         return {
