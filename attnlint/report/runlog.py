@@ -12,6 +12,7 @@ reader reports and skips. ``fsync=True`` additionally survives a power cut, at a
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -33,17 +34,27 @@ class RunLogError(ValueError):
 
 
 class RunLogWriter:
-    """Append-only writer; safe to share between threads of one process."""
+    """Append-only writer; safe to share between threads of one process.
+
+    An existing file is appended to by default (``append=True``): a run resumed from a
+    checkpoint continues its log, and the reader keeps the latest attempt of every repeated
+    step. ``append=False`` replaces the file instead (a fresh run under the same name)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], header: Mapping[str, Any], *, fsync: bool = False
+        self,
+        path: str | os.PathLike[str],
+        header: Mapping[str, Any],
+        *,
+        fsync: bool = False,
+        append: bool = True,
     ) -> None:
         self.path = Path(path)
         self._fsync = fsync
         self._lock = threading.Lock()
         if self.path.parent != Path():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if append else os.O_TRUNC)
+        self._fd: int | None = os.open(self.path, flags, 0o644)
         # A previous run killed mid-write may have left a torn last line; start ours on a
         # fresh line so the resumed run's header is not glued to it.
         if _ends_without_newline(self.path):
@@ -58,9 +69,14 @@ class RunLogWriter:
         self._append(_dumps(record))
 
     def write(self, report: StepReport) -> None:
-        # model_dump_json writes NaN/inf as null (records.py); json.dumps would not.
+        # model_dump_json writes NaN/inf as null (records.py); json.dumps would not. A loss
+        # that was NaN/inf is also kept as text, so the report can say so instead of showing
+        # the last finite loss.
         body = report.model_dump_json()
-        line = '{"kind":"step",' + body[1:] if body != "{}" else '{"kind":"step"}'
+        head = '{"kind":"step",'
+        if isinstance(report.loss, float) and not math.isfinite(report.loss):
+            head += f'"loss_nonfinite":"{report.loss}",'
+        line = head + body[1:] if body != "{}" else head[:-1] + "}"
         self._append(line.encode() + b"\n")
 
     def close(self) -> None:
