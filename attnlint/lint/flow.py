@@ -24,8 +24,12 @@ import libcst as cst
 from pydantic import BaseModel
 
 from attnlint.lint.helpers import assigned_names
-from attnlint.lint.rule import Rule, RuleContext, dotted_name
-from attnlint.lint.walk import children, walk
+from attnlint.lint.rule import Rule, RuleContext
+from attnlint.lint.vocab import SCORE_TOKENS, callee_last, name_tokens
+from attnlint.lint.walk import children
+
+# The rules built on flows import the vocabulary from here too.
+__all__ = ["SCORE_TOKENS", "ScopeFlow", "ScopedRule", "Step", "callee_last", "name_tokens"]
 
 Scope = cst.FunctionDef | cst.Module
 
@@ -300,6 +304,29 @@ class ScopeFlow:
                 live -= step.binds
 
 
+def bound_value(step: Step, name: str) -> cst.BaseExpression | None:
+    """The part of ``step``'s value that ``name`` gets: in ``q, k, v = qkv[0] * s, qkv[1],
+    qkv[2]`` ``q`` is bound to ``qkv[0] * s`` alone (so ``k`` is not "scaled" by it);
+    otherwise the whole value."""
+    node = step.node
+    value = step.value
+    if (
+        isinstance(node, cst.Assign)
+        and len(node.targets) == 1
+        and isinstance(value, cst.Tuple | cst.List)
+        and isinstance(node.targets[0].target, cst.Tuple | cst.List)
+    ):
+        targets = node.targets[0].target.elements  # type: ignore[union-attr]
+        values = value.elements
+        if len(targets) == len(values) and not any(
+            isinstance(e, cst.StarredElement) for e in (*targets, *values)
+        ):
+            for target, element in zip(targets, values, strict=True):
+                if isinstance(target.value, cst.Name) and target.value.value == name:
+                    return element.value
+    return value
+
+
 @lru_cache(maxsize=32)
 def scope_flow(scope: Scope) -> ScopeFlow:
     """The flow of ``scope``, built once and shared by every rule of the pass."""
@@ -356,126 +383,3 @@ class ScopedRule(Rule):
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._leave()
-
-
-# -- where values come from and where they end up -------------------------------------
-# The vocabulary the numerics rules share: which values are scores (model outputs,
-# logits, the loss) and which calls are the loss. Names are matched by ``_`` tokens so
-# that ``pred_scores`` and ``y_pred`` count and ``description`` does not.
-
-SCORE_TOKENS = frozenset(
-    {
-        "score", "scores", "logit", "logits", "pred", "preds", "prediction", "predictions",
-        "output", "outputs", "out", "energy", "energies", "yhat",
-    }
-)  # fmt: skip
-LOSS_TOKENS = frozenset({"loss", "losses", "criterion", "crit", "listmle", "listnet", "ranknet"})
-LOSS_FUNCTIONS = frozenset(
-    {
-        "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-        "kl_div", "nll", "mse", "smooth_l1", "margin_ranking", "ctc",
-    }
-)  # fmt: skip
-# Attribute names on a model that are not its forward pass.
-_NOT_FORWARD = LOSS_TOKENS | {"log", "log_dict", "metric", "metrics", "logger", "print"}
-MODEL_NAMES = frozenset(
-    {"model", "net", "network", "module", "self", "ranker", "scorer", "classifier", "backbone"}
-)
-
-
-def name_tokens(node: cst.CSTNode) -> set[str]:
-    """Lower-case ``_`` tokens of the name a value goes by: ``self.pred_scores`` ->
-    {pred, scores}; ``out["logits"]`` -> {out, logits}."""
-    if isinstance(node, cst.Name):
-        return set(node.value.lower().split("_"))
-    if isinstance(node, cst.Attribute):
-        return set(node.attr.value.lower().split("_"))
-    if isinstance(node, cst.Subscript):
-        tokens = name_tokens(node.value)
-        if len(node.slice) == 1:
-            index = node.slice[0].slice
-            if isinstance(index, cst.Index) and isinstance(index.value, cst.SimpleString):
-                tokens |= set(index.value.raw_value.lower().split("_"))
-        return tokens
-    return set()
-
-
-def callee_last(call: cst.Call) -> str:
-    """The called name's last part: ``F.cross_entropy`` -> ``cross_entropy``."""
-    func = call.func
-    if isinstance(func, cst.Attribute):
-        return func.attr.value
-    if isinstance(func, cst.Name):
-        return func.value
-    return ""
-
-
-def is_loss_call(call: cst.Call) -> bool:
-    """``criterion(...)``, ``self.loss_fn(...)``, ``listmle_loss(...)``,
-    ``F.cross_entropy(...)``, ``nn.MSELoss()(...)``."""
-    func = call.func
-    if isinstance(func, cst.Call):  # nn.CrossEntropyLoss()(logits, y)
-        return callee_last(func).endswith("Loss")
-    last = callee_last(call)
-    if last.endswith("Loss"):
-        return False  # constructing a loss module is not computing a loss
-    tokens = set(last.lower().split("_"))
-    return bool(tokens & LOSS_TOKENS) or last.lower().removesuffix("_loss") in LOSS_FUNCTIONS
-
-
-def is_model_call(call: cst.Call) -> bool:
-    """``model(x)``, ``self(x)``, ``self.scorer(z)``, ``net.forward(x)``: a forward pass."""
-    name = dotted_name(call.func)
-    if name is None:
-        return False
-    parts = name.split(".")
-    if parts[-1] == "forward":
-        return True
-    if parts[0] not in MODEL_NAMES and parts[-1] not in MODEL_NAMES:
-        return False
-    return not set(parts[-1].lower().split("_")) & _NOT_FORWARD
-
-
-def is_loss_scope(scope: Scope, class_name: str | None) -> bool:
-    """A function that computes a loss: its return value is the loss."""
-    if not isinstance(scope, cst.FunctionDef):
-        return False
-    if set(scope.name.value.lower().split("_")) & LOSS_TOKENS:
-        return True
-    return scope.name.value == "forward" and class_name is not None and class_name.endswith("Loss")
-
-
-def contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
-    """Whether ``inner`` (by identity) is ``outer`` or inside it."""
-    return any(node is inner for node in walk(outer))
-
-
-def _is_backward(call: cst.Call) -> bool:
-    """``x.backward()`` or ``scaler.scale(x)``: the value is what gets differentiated."""
-    return isinstance(call.func, cst.Attribute) and call.func.attr.value in ("backward", "scale")
-
-
-def feeds_loss(
-    flow: ScopeFlow, step: Step, node: cst.CSTNode, names: set[str], loss_scope: bool
-) -> bool:
-    """Whether the value of ``node`` (computed at ``step``; bound to ``names`` after it)
-    reaches a loss: an argument of a loss call, the receiver of ``.backward()`` or
-    ``scaler.scale()``, or the return value of a loss function."""
-    for call in step.calls:
-        if call is node or not contains(call, node):
-            continue
-        if is_loss_call(call) and any(contains(arg, node) for arg in call.args):
-            return True
-        if _is_backward(call) and contains(call.func.value, node):  # type: ignore[attr-defined]
-            return True
-    if loss_scope and isinstance(step.node, cst.Return):
-        return True
-    for later, used in flow.forward(names, step.index):
-        for call in later.calls:
-            if is_loss_call(call) and any(read_names(arg.value) & used for arg in call.args):
-                return True
-            if _is_backward(call) and read_names(call.func.value) & used:  # type: ignore[attr-defined]
-                return True
-        if loss_scope and isinstance(later.node, cst.Return):
-            return True
-    return False

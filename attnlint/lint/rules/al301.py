@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from attnlint.lint.flow import (
-    SCORE_TOKENS,
-    ScopedRule,
-    ScopeFlow,
-    Step,
-    callee_last,
-    contains,
-    feeds_loss,
-    is_loss_scope,
-    is_model_call,
-    name_tokens,
-)
+from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, Step, bound_value
 from attnlint.lint.helpers import call_arg
+from attnlint.lint.values import feeds_loss
+from attnlint.lint.vocab import callee_last, contains, is_loss_scope, is_model_call, name_tokens
 
 _NAN_TESTS = frozenset({"isnan", "isfinite", "isinf"})
 _SANITISERS = frozenset({"nan_to_num", "nan_to_num_"})
@@ -58,10 +49,11 @@ def is_scores(
         return is_scores(flow, expr.expression, at, tokens, depth - 1)
     if isinstance(expr, cst.Name):
         for step in flow.definitions(expr.value, at):
+            value = bound_value(step, expr.value)
             if (
-                step.value is not None
+                value is not None
                 and not isinstance(step.node, cst.For | cst.WithItem)
-                and is_scores(flow, step.value, step.index, tokens, depth - 1)
+                and is_scores(flow, value, step.index, tokens, depth - 1)
             ):
                 return True
     return False

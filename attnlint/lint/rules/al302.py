@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from attnlint.lint.flow import (
-    SCORE_TOKENS,
-    ScopedRule,
-    ScopeFlow,
-    callee_last,
-    contains,
-    feeds_loss,
-    is_loss_scope,
-)
+from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow
 from attnlint.lint.helpers import call_arg, is_number_literal
 from attnlint.lint.rules.al301 import is_scores
+from attnlint.lint.values import feeds_loss
+from attnlint.lint.vocab import callee_last, contains, is_loss_scope
 
 _CLAMPS = frozenset({"clamp", "clamp_", "clip", "clip_"})
 _LOG_CALLS = frozenset({"log", "log_", "log2", "log10", "log1p"})

@@ -5,17 +5,10 @@ from __future__ import annotations
 import libcst as cst
 
 from attnlint.lint.diagnostic import Edit, Fix
-from attnlint.lint.flow import (
-    ScopedRule,
-    ScopeFlow,
-    Step,
-    callee_last,
-    contains,
-    name_tokens,
-    read_names,
-)
+from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, read_names
 from attnlint.lint.helpers import call_arg
 from attnlint.lint.rule import dotted_name
+from attnlint.lint.vocab import callee_last, contains, name_tokens
 from attnlint.lint.walk import walk
 
 _INF_MODULES = ("math.inf", "torch.inf", "numpy.inf", "np.inf")
