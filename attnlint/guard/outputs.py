@@ -44,16 +44,21 @@ class RunLogOutput:
     The file is opened on the header, not at construction, so a guard that never reaches a
     sampled step leaves no empty log behind."""
 
-    def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, fsync: bool = False, append: bool = True
+    ) -> None:
         self.path = path
         self.fsync = fsync
+        self.append = append  # False: a new run replaces the file instead of continuing it
         self._writer: Any = None  # attnlint.report.runlog.RunLogWriter once opened
 
     def write_header(self, header: Mapping[str, Any]) -> None:
         from attnlint.report.runlog import RunLogWriter
 
         if self._writer is None:
-            self._writer = RunLogWriter(self.path, header=header, fsync=self.fsync)
+            self._writer = RunLogWriter(
+                self.path, header=header, fsync=self.fsync, append=self.append
+            )
 
     def write(self, report: StepReport) -> None:
         if self._writer is None:
