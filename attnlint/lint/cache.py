@@ -23,6 +23,8 @@ from attnlint.lint.diagnostic import Diagnostic, Fix
 
 CACHE_DIR = ".attnlint_cache"
 MAX_ENTRIES = 100_000
+# Bumped when what a file's entry or summary holds changes (project index: pending findings).
+INDEX_FORMAT = 1
 
 Entry = list[dict[str, Any]]
 
@@ -40,6 +42,7 @@ def config_key(codes: Iterable[str], options: Mapping[str, Any], check_syntax: b
                 code: opts.model_dump(mode="json") for code, opts in sorted(options.items())
             },
             "syntax": check_syntax,
+            "index": INDEX_FORMAT,
         },
         sort_keys=True,
     )
@@ -63,9 +66,13 @@ def to_entry(diagnostics: Iterable[Diagnostic]) -> Entry:
 
 def from_entry(entry: Entry, path: str) -> list[Diagnostic]:
     """Findings for ``path``. A cached fix keeps its description and applicability but no
-    edits: it says the finding is fixable; ``--fix`` re-lints such files to get the edits."""
+    edits: it says the finding is fixable; ``--fix`` re-lints such files to get the edits.
+    Pending findings (a ``when`` key: they wait on another function's summary) are left
+    to the project index (``attnlint.lint.project``)."""
     out: list[Diagnostic] = []
     for item in entry:
+        if "when" in item:
+            continue
         fix = item["fix"]
         out.append(
             Diagnostic(
@@ -90,12 +97,32 @@ class Cache:
         self.file = folder / f"{__version__}-{key}.json"
         self.entries: dict[str, Entry] = {}
         self.dirty = False
+        # Function summaries of the project index, in a file of their own: a run whose
+        # files have no pending finding never reads it.
+        self.index_file = self.file.with_suffix(".index.json")
+        self._summaries: dict[str, Any] | None = None
+        self._index_dirty = False
         try:
             data = json.loads(self.file.read_bytes())
         except (OSError, ValueError):
             return
         if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
             self.entries = data
+
+    def get_summary(self, key: str) -> Any | None:
+        if self._summaries is None:
+            try:
+                data = json.loads(self.index_file.read_bytes())
+            except (OSError, ValueError):
+                data = {}
+            self._summaries = data if isinstance(data, dict) else {}
+        return self._summaries.get(key)
+
+    def put_summary(self, key: str, summary: Any) -> None:
+        if self.get_summary(key) != summary:
+            assert self._summaries is not None
+            self._summaries[key] = summary
+            self._index_dirty = True
 
     def get(self, key: str) -> Entry | None:
         return self.entries.get(key)
@@ -107,11 +134,20 @@ class Cache:
 
     def save(self) -> None:
         """Best effort: a cache that cannot be written only costs speed next time."""
+        if self._index_dirty and self._summaries is not None:
+            if len(self._summaries) > MAX_ENTRIES:
+                self._summaries = dict(list(self._summaries.items())[-MAX_ENTRIES:])
+            self._write(self.index_file, self._summaries)
+            self._index_dirty = False
         if not self.dirty:
             return
         if len(self.entries) > MAX_ENTRIES:  # dicts keep insertion order: drop the oldest
             self.entries = dict(list(self.entries.items())[-MAX_ENTRIES:])
-        folder = self.file.parent
+        self._write(self.file, self.entries)
+        self.dirty = False
+
+    def _write(self, file: Path, data: dict[str, Any]) -> None:
+        folder = file.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
             gitignore = folder / ".gitignore"
@@ -122,9 +158,8 @@ class Cache:
             return
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(self.entries, handle, separators=(",", ":"))
-            os.replace(tmp, self.file)
+                json.dump(data, handle, separators=(",", ":"))
+            os.replace(tmp, file)
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        self.dirty = False

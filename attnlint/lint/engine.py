@@ -11,6 +11,7 @@ from libcst.metadata import CodeRange
 from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Diagnostic
+from attnlint.lint.index import Indexer, ModuleSummary, Pending
 from attnlint.lint.positions import node_ranges
 from attnlint.lint.rule import Report, Rule, RuleContext
 from attnlint.lint.rules import all_rules
@@ -81,6 +82,10 @@ class Analysis:
     diagnostics: list[Diagnostic]
     module: cst.Module | None = None
     positions: Mapping[cst.CSTNode, CodeRange] = field(default_factory=dict)
+    # The project index: this file's summary (None when it was not parsed) and the
+    # findings that wait on another function's summary (see attnlint.lint.project).
+    summary: ModuleSummary | None = None
+    pending: list[Pending] = field(default_factory=list)
 
 
 def analyse(
@@ -89,12 +94,19 @@ def analyse(
     rules: Iterable[type[Rule]] | None = None,
     options: Mapping[str, BaseModel] | None = None,
     check_syntax: bool = False,
+    resolve: bool = True,
+    index: bool = False,
 ) -> Analysis:
     """Lint one text. ``check_syntax`` also compiles files that no rule could fire on,
-    so that a broken file is AL000 even when libcst never needed to read it."""
+    so that a broken file is AL000 even when libcst never needed to read it.
+
+    ``resolve``: decide the pending findings whose callee is in this same text (the
+    runner passes False and decides them all in phase 2, across files). ``index``: parse
+    and summarise even when no rule's trigger occurs (a module another file imports).
+    """
     rules = list(rules) if rules is not None else select_rules()
     active = [rule for rule in rules if any(t in source for t in rule.triggers)]
-    if not active:
+    if not active and not index:
         broken = syntax_diagnostic(source, path) if check_syntax else None
         return Analysis(source, [broken] if broken else [])
     try:
@@ -107,13 +119,30 @@ def analyse(
         return Analysis(source, [broken] if broken else [])
     context = RuleContext.for_module(path, source, module)
     options = options or {}
-    visitors = [rule(context, options.get(rule.code)) for rule in active]
+    # The indexer goes first: a rule's visit_FunctionDef finds the function's summary.
+    visitors = [Indexer(context.index), *(rule(context, options.get(rule.code)) for rule in active)]
     visit_batched(module, visitors)
-    if not context.reports:
-        return Analysis(source, [], module)
+    summary = context.index.summary
+    waiting = [item.node for item in context.index.waiting]
+    if not context.reports and not waiting:
+        return Analysis(source, [], module, summary=summary)
     # Only the reported nodes: libcst's PositionProvider would cost more than the parse.
-    positions = node_ranges(module, source, [report.node for report in context.reports])
-    return Analysis(source, _diagnostics(context, context.reports, positions), module, positions)
+    positions = node_ranges(module, source, [r.node for r in context.reports] + waiting)
+    diagnostics = _diagnostics(context, context.reports, positions)
+    lines = NEWLINE.split(source)
+    pending = [
+        p
+        for p in context.index.finish(positions)
+        if not _suppressed(lines[p.line - 1] if p.line - 1 < len(lines) else "", p.code)
+    ]
+    if resolve and pending:
+        from attnlint.lint.project import Project
+
+        project = Project()
+        diagnostics += project.decide(project.add(None, path, summary), pending)
+        diagnostics.sort(key=lambda d: (d.line, d.column, d.code))
+        pending = []
+    return Analysis(source, diagnostics, module, positions, summary, pending)
 
 
 def lint_source(

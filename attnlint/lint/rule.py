@@ -17,6 +17,7 @@ import libcst as cst
 from pydantic import BaseModel, ConfigDict
 
 from attnlint.lint.diagnostic import Fix
+from attnlint.lint.index import FileIndex
 
 
 class NoOptions(BaseModel):
@@ -85,7 +86,9 @@ def import_map(module: cst.Module) -> dict[str, str]:
             base = _dotted(stmt.module) if stmt.module is not None else ""
             base = "." * len(stmt.relative) + base
             for alias in stmt.names:
-                full = f"{base}.{_dotted(alias.name)}" if base else _dotted(alias.name)
+                name = _dotted(alias.name)
+                # ``from . import x`` is ``.x``; ``from .m import x`` is ``.m.x``.
+                full = (base + name if base.endswith(".") else f"{base}.{name}") if base else name
                 local = (
                     alias.asname.name.value
                     if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
@@ -117,10 +120,13 @@ class RuleContext:
     module: cst.Module
     imports: dict[str, str] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
+    index: FileIndex = field(default_factory=lambda: FileIndex("", {}))  # the project index
 
     @classmethod
     def for_module(cls, path: str, source: str, module: cst.Module) -> RuleContext:
-        return cls(path=path, source=source, module=module, imports=import_map(module))
+        imports = import_map(module)
+        index = FileIndex(source, imports)
+        return cls(path=path, source=source, module=module, imports=imports, index=index)
 
     def qualname(self, node: cst.CSTNode) -> str | None:
         """Dotted name of a Name/Attribute chain with its head resolved through imports.
@@ -157,3 +163,18 @@ class Rule(cst.BatchableCSTVisitor):
 
     def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
         self.context.reports.append(Report(self.code, node, message, fix))
+
+    def report_if(
+        self,
+        node: cst.CSTNode,
+        call: cst.Call,
+        slot: int | str,
+        fact: str,
+        message: str,
+        unless: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        """Report at ``node`` if the function ``call`` calls has ``fact`` on the parameter
+        that ``slot`` (a position, a keyword, or ``index.RETURN``) fills: decided by the
+        project index once every summary is known. ``message`` may use ``{callee}``
+        (rendered ``make_model (models/factory.py:40)``) and ``{detail}``."""
+        self.context.index.pending(self.code, node, call, slot, fact, message, unless)

@@ -85,9 +85,11 @@ class FileResult:
     applied: int = 0
     diff: str = ""
     error: str | None = None
+    summary: dict[str, Any] | None = None  # the project index's summary, when parsed
+    decided: list[Diagnostic] = field(default_factory=list)  # pending findings that held
 
     def diagnostics(self) -> list[Diagnostic]:
-        return from_entry(self.entry, self.display)
+        return from_entry(self.entry, self.display) + self.decided
 
 
 @dataclass(slots=True)
@@ -171,8 +173,8 @@ def process(item: tuple[Path, str]) -> FileResult:
         return result
     result.key = content_key(data)
     if job.mode == "check":
-        found = analyse(source, display, rules, options, check_syntax=job.check_syntax)
-        result.entry = to_entry(found.diagnostics)
+        found = analyse(source, display, rules, options, job.check_syntax, resolve=False)
+        _keep(result, found)
         return result
     ignored = job.per_file.codes_for(path)
     file_rules = [r for r in rules if not any(r.code.startswith(c) for c in ignored)]
@@ -187,8 +189,8 @@ def process(item: tuple[Path, str]) -> FileResult:
                 tofile=display,
             )
         )
-        found = analyse(source, display, rules, options, check_syntax=job.check_syntax)
-        result.entry = to_entry(found.diagnostics)
+        found = analyse(source, display, rules, options, job.check_syntax, resolve=False)
+        _keep(result, found)
         return result
     if fixed.source != source:
         try:
@@ -200,9 +202,15 @@ def process(item: tuple[Path, str]) -> FileResult:
         result.key = content_key(fixed.source.encode(encoding))
     # Remaining findings for the file as it now is, with every rule (the cache stores the
     # unfiltered findings; per-file-ignores are applied when reporting).
-    found = analyse(fixed.source, display, rules, options, check_syntax=job.check_syntax)
-    result.entry = to_entry(found.diagnostics)
+    found = analyse(fixed.source, display, rules, options, job.check_syntax, resolve=False)
+    _keep(result, found)
     return result
+
+
+def _keep(result: FileResult, found: Any) -> None:
+    """Findings, pending findings (decided after all files) and the file's summary."""
+    result.entry = to_entry(found.diagnostics) + [p.to_json() for p in found.pending]
+    result.summary = found.summary.to_json() if found.summary is not None else None
 
 
 def _display(path: Path, cwd: Path) -> str:
@@ -262,6 +270,12 @@ def run(
         for result in done:
             if result.key is not None and result.error is None:
                 cache.put(result.key, result.entry)
+                if result.summary is not None:
+                    cache.put_summary(result.key, result.summary)
+    from attnlint.lint.resolve import decide_pending
+
+    decide_pending(done, job, cache, cwd)
+    if cache is not None:
         cache.save()
     return _collect(done, job, cached)
 

@@ -6,6 +6,8 @@ hands it to a logger the code already uses in that scope; without one, no fix is
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 from pydantic import BaseModel
 
@@ -18,28 +20,61 @@ from attnlint.lint.helpers import (
     read_names,
     scope_statements,
 )
+from attnlint.lint.index import RETURN
 from attnlint.lint.names import LIGHTNING_MODULES, NORM_RETURNING
-from attnlint.lint.rule import Rule, RuleContext
+from attnlint.lint.rule import Rule, RuleContext, dotted_name
 
 _FRESH_NAMES = ("grad_norm", "total_grad_norm", "grad_norm_before_clip")
+
+# Project index fact: the function returns the total norm of a gradient clipping call.
+RETURNS_NORM = "al103.returns_norm"
+# Helpers whose dropped result may be a clip norm: the name says clipping or a step.
+_HELPER_NAME = re.compile(r"clip|norm|grad|step|backward|update|optimi", re.I)
+# Libraries whose functions are known by name (NORM_RETURNING): never a project helper.
+_LIBRARIES = ("torch", "numpy", "math", "logging", "lightning", "pytorch_lightning")
 
 
 class UnloggedGradClip(Rule):
     code = "AL103"
     name = "unlogged-grad-clip"
     summary = "the total norm returned by clip_grad_norm_ is discarded or never used"
-    triggers = ("clip_grad_norm", "clip_gradients")
+    # "clip": a caller of a project helper that clips (``clip_gradients(model)``) may
+    # not name the library call itself.
+    triggers = ("clip",)
 
     def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
         super().__init__(context, options)
         self._scopes: list[cst.FunctionDef | cst.ClassDef] = []
         self._skip = is_test_path(context.path)
+        self._norm_names: list[dict[str, str]] = []  # per function: name -> clipping call
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._scopes.append(node)
+        self._norm_names.append({})
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scopes.pop()
+        self._norm_names.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        """``return clip_grad_norm_(...)`` / ``return norm`` (or ``float(norm)``,
+        ``norm.item()``): the function hands the norm to its caller (a project index fact)."""
+        if not self._norm_names or node.value is None:
+            return
+        value = node.value
+        what = self._clip_name(value)
+        if what is None:
+            if isinstance(value, cst.Call) and len(value.args) <= 1:
+                func = value.func
+                if isinstance(func, cst.Attribute) and func.attr.value == "item":
+                    value = func.value
+                elif isinstance(func, cst.Name) and func.value == "float" and value.args:
+                    value = value.args[0].value
+            if isinstance(value, cst.Name):
+                what = self._norm_names[-1].get(value.value)
+        function = self._scope()
+        if what is not None and isinstance(function, cst.FunctionDef):
+            self.context.index.fact(function, RETURNS_NORM, RETURN, what)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._scopes.append(node)
@@ -66,6 +101,8 @@ class UnloggedGradClip(Rule):
         for small in body:
             if isinstance(small, cst.Expr):
                 what = self._clip_name(small.value)
+                if what is None:
+                    self._helper_dropped(small.value, None)
                 if what is not None:
                     message = (
                         f"the total gradient norm returned by {what} is discarded: keep it and "
@@ -81,10 +118,15 @@ class UnloggedGradClip(Rule):
                     if isinstance(small, cst.Assign)
                     else [small.target]
                 )
-                if what is None or len(targets) != 1 or not isinstance(targets[0], cst.Name):
+                if len(targets) != 1 or not isinstance(targets[0], cst.Name):
                     continue
                 target = targets[0]
+                if what is not None and self._norm_names:
+                    self._norm_names[-1][target.value] = what
                 if target.value != "_" and self._is_read(target.value):
+                    continue
+                if what is None:
+                    self._helper_dropped(small.value, target)
                     continue
                 message = (
                     f"the total gradient norm returned by {what} is assigned to "
@@ -93,6 +135,36 @@ class UnloggedGradClip(Rule):
                 )
                 fix = self._fix(line, small.value, target) if fixable else None
                 self.report(small.value, message, fix)
+
+    def _helper_dropped(self, value: cst.BaseExpression, target: cst.Name | None) -> None:
+        """A discarded result of a project function: a finding if that function returns
+        a clip norm (decided by the project index, which knows the callee)."""
+        if not isinstance(value, cst.Call):
+            return
+        callee = self.context.index.callee(value)
+        if callee is None or not _HELPER_NAME.search(callee.rpartition(".")[2]):
+            return
+        if callee.partition(".")[0] in _LIBRARIES:
+            return
+        written = dotted_name(value.func) or ""
+        head, dot, _ = written.partition(".")
+        if dot and head not in ("self", "cls") and head not in self.context.imports:
+            if head[:1].islower():  # ``obj.method()`` on a local object: not resolvable
+                return
+        dropped = (
+            "is discarded here"
+            if target is None or target.value == "_"
+            else (f"is assigned to `{target.value}` here and never used")
+        )
+        self.report_if(
+            value,
+            value,
+            RETURN,
+            RETURNS_NORM,
+            "{callee} clips the gradients and returns the total norm (from {detail}), which "
+            f"{dropped}: log it, so exploding or vanishing gradients (and how often "
+            "clipping bites) show in the run's logs",
+        )
 
     def _clip_name(self, value: cst.BaseExpression | None) -> str | None:
         """What the call is, if it is a clipping call that returns the total norm."""

@@ -1,0 +1,374 @@
+"""The project index, phase 1: a small summary of every function, built during the one pass.
+
+While the engine walks a file (once, with all rules batched), an ``Indexer`` visitor runs
+first and records, per function and method: its parameters, the line of its ``def``, which
+of its parameters it hands on to which callee (``flows``), and which calls it returns
+(``returns``). Rules add what only they can judge:
+
+* a **fact** about the function (``index.fact(function, "al103.returns_norm", RETURN)``:
+  "this function returns a clip norm"; ``index.fact(function, "al201.override", "dim_override",
+  "stat_dim")``: "this parameter overrides the configured ``stat_dim``");
+* a **pending finding** (``Rule.report_if``): a finding at a call that holds only if the
+  callee has a fact on the parameter the call fills. Phase 2 (``attnlint.lint.project``)
+  decides it from the summaries of the checked files and of the modules they import.
+
+Facts travel up the call graph without any rule's help: a function that passes its own
+parameter ``p``, unchanged, to a callee parameter that has a fact has it on ``p`` too; a
+function that returns the result of a callee with a ``RETURN`` fact has that fact on its
+own return. Phase 2 follows this up to ``project.MAX_DEPTH`` calls away.
+
+Everything here is plain data (``to_json`` / ``from_json``) so it is cached with the
+file's findings, keyed by the file's content: nothing in a summary depends on its path
+(relative imports are kept as written and resolved in phase 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+
+RETURN = "return"  # pseudo-parameter: the function's return value
+ANY_PARAM = "**"  # callee slot filled by ``**kwargs``: any parameter of the callee
+
+_DEF_LINE = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
+
+
+@dataclass(slots=True)
+class Flow:
+    """``param`` of this function is passed, unchanged, to ``slot`` of ``callee``.
+
+    ``slot`` is a positional index (``"0"``), a keyword name, or ``ANY_PARAM`` for
+    ``**param``. ``callee`` is the dotted name as written (``build``, ``m.build``,
+    ``self.encode``, ``Net``): phase 2 applies the module's ``imports`` to it.
+    """
+
+    param: str
+    callee: str
+    slot: str
+
+
+@dataclass(slots=True)
+class FunctionSummary:
+    name: str  # qualified within the module: "build", "Trainer.step", "outer.inner"
+    line: int
+    params: list[str]
+    klass: str | None = None  # the class whose body defines it (a method), if any
+    static: bool = False  # @staticmethod: no bound first parameter
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)  # fact -> {param: detail}
+    flows: list[Flow] = field(default_factory=list)
+    returns: list[str] = field(default_factory=list)  # callees whose result is returned
+
+    def to_json(self) -> list[Any]:
+        flows = [[f.param, f.callee, f.slot] for f in self.flows]
+        return [self.line, self.params, self.klass, self.static, self.facts, flows, self.returns]
+
+    @classmethod
+    def from_json(cls, name: str, data: list[Any]) -> FunctionSummary:
+        line, params, klass, static, facts, flows, returns = data
+        return cls(name, line, params, klass, static, facts, [Flow(*f) for f in flows], returns)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A finding that holds only if ``callee``'s ``slot`` has ``fact`` (decided in phase 2).
+
+    ``message`` may contain ``{callee}`` (rendered ``make_model (models/factory.py:40)``)
+    and ``{detail}`` (the detail the callee's fact was recorded with). ``unless``: details
+    that silence it (e.g. the configured keys the caller's module already compares with
+    the data). Positions are 1-based like a Diagnostic's.
+    """
+
+    code: str
+    message: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    callee: str
+    slot: str
+    fact: str
+    scope: str = ""  # qualified name of the calling function ("" at module level)
+    unless: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "when": [self.callee, self.slot, self.fact, self.scope, self.unless],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Pending:
+        callee, slot, fact, scope, unless = data["when"]
+        return cls(
+            data["code"],
+            data["message"],
+            data["line"],
+            data["column"],
+            data["end_line"],
+            data["end_column"],
+            callee,
+            slot,
+            fact,
+            scope,
+            list(unless),
+        )
+
+
+@dataclass(slots=True)
+class ModuleSummary:
+    functions: dict[str, FunctionSummary] = field(default_factory=dict)
+    classes: dict[str, list[str]] = field(default_factory=dict)  # class -> base dotted names
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted, as written
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "f": {name: f.to_json() for name, f in self.functions.items()},
+            "c": self.classes,
+            "i": self.imports,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ModuleSummary:
+        functions = {n: FunctionSummary.from_json(n, f) for n, f in data["f"].items()}
+        return cls(functions, dict(data["c"]), dict(data["i"]))
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A pending finding before the engine has its node's position."""
+
+    node: cst.CSTNode
+    call: cst.Call
+    code: str
+    message: str
+    slot: str
+    fact: str
+    unless: list[str]
+
+
+def _dotted(node: cst.CSTNode, imports: Mapping[str, str]) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(imports.get(node.value, node.value))
+    return ".".join(reversed(parts))
+
+
+def _params(function: cst.FunctionDef) -> list[str]:
+    p = function.params
+    names = [param.name.value for param in (*p.posonly_params, *p.params)]
+    if isinstance(p.star_arg, cst.Param):
+        names.append("*" + p.star_arg.name.value)
+    names += [param.name.value for param in p.kwonly_params]
+    if p.star_kwarg is not None:
+        names.append("**" + p.star_kwarg.name.value)
+    return names
+
+
+class FileIndex:
+    """The summary of one module under construction; ``RuleContext.index``."""
+
+    def __init__(self, source: str, imports: Mapping[str, str]) -> None:
+        self.summary = ModuleSummary(imports=dict(imports))
+        self.waiting: list[_Waiting] = []
+        self._source = source
+        self._by_node: dict[int, FunctionSummary] = {}
+        self._call_scope: dict[int, FunctionSummary | None] = {}
+        self._def_lines: dict[str, list[int]] | None = None
+        self._def_seen: dict[str, int] = {}
+
+    # -- for rules ---------------------------------------------------------------------
+
+    def function(self, node: cst.FunctionDef) -> FunctionSummary:
+        """The summary of ``node`` (the Indexer creates it before any rule sees it)."""
+        return self._by_node[id(node)]
+
+    def fact(self, function: cst.FunctionDef, fact: str, param: str, detail: str = "") -> None:
+        """Record that ``param`` (or ``RETURN``) of ``function`` has ``fact``."""
+        summary = self._by_node.get(id(function))
+        if summary is not None:
+            summary.facts.setdefault(fact, {}).setdefault(param, detail)
+
+    def callee(self, call: cst.Call) -> str | None:
+        """The dotted name ``call`` calls, its head resolved through the imports
+        (``pkg.models.build`` for ``m.build`` after ``import pkg.models as m``), if any."""
+        return _dotted(call.func, self.summary.imports)
+
+    def scope_of(self, call: cst.Call) -> FunctionSummary | None:
+        """The function whose body contains ``call`` (None at module or class level)."""
+        return self._call_scope.get(id(call))
+
+    def pending(
+        self,
+        code: str,
+        node: cst.CSTNode,
+        call: cst.Call,
+        slot: int | str,
+        fact: str,
+        message: str,
+        unless: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        """A finding at ``node`` if the function ``call`` calls has ``fact`` on the
+        parameter ``slot`` fills (a positional index, a keyword, or ``RETURN``)."""
+        self.waiting.append(_Waiting(node, call, code, message, str(slot), fact, list(unless)))
+
+    # -- for the Indexer and the engine ------------------------------------------------
+
+    def _def_line(self, name: str) -> int:
+        # Positions of every def would cost a codegen pass; the k-th ``def name`` in the
+        # text is the k-th FunctionDef of that name the in-order walk meets.
+        if self._def_lines is None:
+            self._def_lines = {}
+            for match in _DEF_LINE.finditer(self._source):
+                line = self._source.count("\n", 0, match.start()) + 1
+                self._def_lines.setdefault(match.group(1), []).append(line)
+        seen = self._def_seen.get(name, 0)
+        self._def_seen[name] = seen + 1
+        lines = self._def_lines.get(name, [])
+        return lines[seen] if seen < len(lines) else (lines[-1] if lines else 1)
+
+    def finish(self, positions: Mapping[cst.CSTNode, Any]) -> list[Pending]:
+        """Pending findings with positions (``positions``: node -> CodeRange)."""
+        out: list[Pending] = []
+        for item in self.waiting:
+            callee = _dotted(item.call.func, {})
+            where = positions.get(item.node)
+            if callee is None or where is None:
+                continue
+            scope = self._call_scope.get(id(item.call))
+            out.append(
+                Pending(
+                    item.code,
+                    item.message,
+                    where.start.line,
+                    where.start.column + 1,
+                    where.end.line,
+                    where.end.column + 1,
+                    callee,
+                    item.slot,
+                    item.fact,
+                    scope.name if scope is not None else "",
+                    item.unless,
+                )
+            )
+        return out
+
+
+class Indexer(cst.BatchableCSTVisitor):
+    """Builds the generic part of a module's summary; the engine runs it before the rules,
+    so a rule's ``visit_FunctionDef`` already finds the function's summary."""
+
+    def __init__(self, index: FileIndex) -> None:
+        super().__init__()
+        self.index = index
+        self._stack: list[tuple[cst.CSTNode, str]] = []  # (def or class, qualified name)
+        self._functions: list[FunctionSummary] = []
+        self._rebound: list[set[str]] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        name = self._qualify(node.name.value)
+        bases = [_dotted(base.value, {}) for base in node.bases if not base.keyword]
+        self.index.summary.classes[name] = [b for b in bases if b]
+        self._stack.append((node, name))
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._stack.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        name = self._qualify(node.name.value)
+        klass = (
+            self._stack[-1][1]
+            if self._stack and isinstance(self._stack[-1][0], cst.ClassDef)
+            else None
+        )
+        static = any(
+            isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
+            for d in node.decorators
+        )
+        summary = FunctionSummary(
+            name, self.index._def_line(node.name.value), _params(node), klass, static
+        )
+        self.index.summary.functions.setdefault(name, summary)
+        self.index._by_node[id(node)] = summary
+        self._stack.append((node, name))
+        self._functions.append(summary)
+        self._rebound.append(set())
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._stack.pop()
+        summary = self._functions.pop()
+        rebound = self._rebound.pop()
+        if rebound:
+            summary.flows = [f for f in summary.flows if f.param.lstrip("*") not in rebound]
+
+    def _qualify(self, name: str) -> str:
+        return f"{self._stack[-1][1]}.{name}" if self._stack else name
+
+    def visit_Call(self, node: cst.Call) -> None:
+        current = self._functions[-1] if self._functions else None
+        self.index._call_scope[id(node)] = current
+        if current is None or not node.args:
+            return
+        params = current.params
+        callee: str | None = None
+        position: int | None = 0  # None once a ``*args`` hides the positions after it
+        for arg in node.args:
+            value = arg.value
+            if arg.star == "*":
+                position = None
+                continue
+            if arg.keyword is not None:
+                slot = arg.keyword.value
+            elif arg.star == "**":
+                slot = ANY_PARAM
+            elif position is None:
+                continue
+            else:
+                slot = str(position)
+                position += 1
+            if not isinstance(value, cst.Name):
+                continue
+            param = value.value if value.value in params else "**" + value.value
+            if param not in params:
+                continue
+            if callee is None:
+                callee = _dotted(node.func, {})
+                if callee is None:
+                    return
+            current.flows.append(Flow(param, callee, slot))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if self._functions:
+            for target in node.targets:
+                self._rebind(target.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if self._functions:
+            self._rebind(node.target)
+
+    def _rebind(self, target: cst.BaseExpression) -> None:
+        # A parameter rebound in the body (``q = q * self.scale``) is no longer the value
+        # the caller passed: what it is passed on as says nothing about the caller's value.
+        if isinstance(target, cst.Name):
+            self._rebound[-1].add(target.value)
+        elif isinstance(target, cst.Tuple | cst.List):
+            for element in target.elements:
+                self._rebind(element.value)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self._functions and isinstance(node.value, cst.Call):
+            callee = _dotted(node.value.func, {})
+            if callee is not None:
+                self._functions[-1].returns.append(callee)

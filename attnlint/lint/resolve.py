@@ -1,0 +1,96 @@
+"""Phase 2 of a run: the pending findings of the checked files, decided across files.
+
+Runs in the parent process after every file has been linted or read from the cache.
+Nothing happens (not even reading the summaries cache) unless some file has a pending
+finding. Summaries come from this run's parses, then from the cache; a module that only
+an import reaches (pre-commit passes just the changed files) is read, hashed and looked
+up in the cache, and parsed on its own only when the cache does not have it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attnlint.lint.cache import Cache, content_key
+from attnlint.lint.index import ModuleSummary, Pending
+from attnlint.lint.project import Module, Project
+
+if TYPE_CHECKING:
+    from attnlint.lint.runner import FileResult, Job
+
+
+def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd: Path) -> None:
+    """Fill ``result.decided`` for every result with pending findings."""
+    waiting = {
+        id(r): [Pending.from_json(e) for e in r.entry if "when" in e]
+        for r in results
+        if r.error is None and any("when" in e for e in r.entry)
+    }
+    if not waiting:
+        return
+    project = Project(roots=[job.per_file.root, cwd], load=_Loader(job, cache), cwd=cwd)
+    modules: dict[int, Module] = {}
+    for result in results:
+        data = result.summary
+        if data is None and cache is not None and result.key is not None:
+            data = cache.get_summary(result.key)
+        if data is not None:
+            modules[id(result)] = project.add(result.path, result.display, _summary(data))
+    for result in results:
+        pending = waiting.get(id(result))
+        module = modules.get(id(result))
+        if pending and module is not None:
+            result.decided = project.decide(module, pending)
+
+
+def _summary(data: Any) -> ModuleSummary:
+    return ModuleSummary.from_json(data)
+
+
+class _Loader:
+    """Summaries of modules outside the checked files: from the cache, else one parse."""
+
+    def __init__(self, job: Job, cache: Cache | None) -> None:
+        self.job = job
+        self.cache = cache
+        self._rules: tuple[list[Any], dict[str, Any]] | None = None
+
+    def __call__(self, path: Path) -> ModuleSummary | None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        key = content_key(data)
+        if self.cache is not None:
+            cached = self.cache.get_summary(key)
+            if cached is not None:
+                return _summary(cached)
+        from attnlint.lint.engine import analyse
+        from attnlint.lint.runner import decode
+
+        try:
+            source, _ = decode(data)
+        except (UnicodeDecodeError, LookupError, SyntaxError):
+            return None
+        rules, options = self._setup()
+        found = analyse(source, path.as_posix(), rules, options, resolve=False, index=True)
+        if found.summary is None:
+            return None
+        if self.cache is not None:
+            self.cache.put_summary(key, found.summary.to_json())
+        return found.summary
+
+    def _setup(self) -> tuple[list[Any], dict[str, Any]]:
+        if self._rules is None:
+            from attnlint.lint.rules import all_rules
+
+            rules = all_rules()
+            active = [rules[c] for c in self.job.codes if c in rules]
+            options = {
+                c: rules[c].Options.model_validate(v)
+                for c, v in self.job.options.items()
+                if c in rules
+            }
+            self._rules = (active, options)
+        return self._rules
