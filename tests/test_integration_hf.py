@@ -224,3 +224,54 @@ def test_evaluation_between_steps_is_not_observed(real_guard: None, tmp_path: Pa
     assert any("eval_loss" in e for e in trainer.state.log_history)  # evaluation did run
     assert callback.error is None
     assert callback.reports[-1].violations == []
+
+
+def _scalars(folder: Path) -> dict[str, dict[int, float]]:
+    """Every scalar in the TensorBoard event files under ``folder``, via tensorboard's reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out: dict[str, dict[int, float]] = {}
+    for events_file in folder.rglob("events.out.tfevents.*"):
+        events = EventAccumulator(str(events_file))
+        events.Reload()
+        for tag in events.Tags()["scalars"]:
+            out.setdefault(tag, {}).update({e.step: e.value for e in events.Scalars(tag)})
+    return out
+
+
+def test_statistics_reach_the_trainers_tensorboard(real_guard: None, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    callback = AttentionGuardTrainerCallback(
+        config=GuardConfig(every=2, on_violation="raise"), log_path=tmp_path / "run.jsonl"
+    )
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        max_steps=4,
+        per_device_train_batch_size=4,
+        max_grad_norm=CLIP,
+        report_to=["tensorboard"],
+        use_cpu=True,
+        save_strategy="no",
+        logging_steps=100,  # the Trainer's own logging is rare; the guard's sampling is not
+        disable_tqdm=True,
+    )
+    trainer = transformers.Trainer(
+        model=tiny_bert(), args=args, train_dataset=dataset(), callbacks=[callback]
+    )
+    trainer.train()
+    scalars = _scalars(tmp_path / "out")
+    from attnlint.report.runlog import read_run_log
+
+    log = read_run_log(tmp_path / "run.jsonl")
+    assert [s.step for s in log.steps] == [0, 2]
+    site = next(iter(log.steps[0].layers))
+    # the Trainer's TensorBoardCallback prefixes "train/" and uses its global step (1-based)
+    tag = f"train/attnlint/{site}/normalized_entropy"
+    want = [s.layers[site].normalized_entropy for s in log.steps]
+    assert sorted(scalars[tag]) == [1, 3]
+    assert [scalars[tag][k] for k in (1, 3)] == pytest.approx(want, rel=1e-6)
+    grad = scalars["train/attnlint/grad_norm/total"]
+    assert list(grad.values()) == pytest.approx([s.grad_norms["total"] for s in log.steps])
+    assert scalars["train/attnlint/violations/total"] == {1: 0.0, 3: 0.0}
+    # not in the checkpointed history, and nothing printed per sampled step
+    assert not any("attnlint/loss" in row for row in trainer.state.log_history)

@@ -253,3 +253,62 @@ def test_real_guard_ddp_violation_on_one_rank_stops_both(real_guard: None, tmp_p
     # the poisoned step (0-based in the guard) was the last one trained
     assert re.search(rf"\[rank 1\] .*finite_scores.*step {int(steps[0]) - 1}\b", error)
     assert (tmp_path / "run.jsonl").exists()
+
+
+def test_statistics_reach_the_trainers_own_logger(real_guard: None, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    callback = AttentionGuardCallback(
+        config=GuardConfig(every=2, on_violation="raise"), log_path=tmp_path / "run.jsonl"
+    )
+    logger = TensorBoardLogger(str(tmp_path), name="tb", version=0)
+    pl.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        devices=1,
+        logger=logger,
+        log_every_n_steps=50,  # Lightning's own cadence does not thin the guard's steps
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        gradient_clip_val=CLIP,
+        callbacks=[callback],
+    ).fit(Ranker(), loader())
+    from attnlint.report.runlog import read_run_log
+
+    log = read_run_log(tmp_path / "run.jsonl")
+    assert [s.step for s in log.steps] == [0, 2]
+    events = EventAccumulator(str(tmp_path / "tb" / "version_0"))
+    events.Reload()
+    site = next(iter(log.steps[0].layers))
+    for stat in ("normalized_entropy", "max_row_weight", "input_variance"):
+        got = [e.value for e in events.Scalars(f"attnlint/{site}/{stat}")]
+        want = [getattr(s.layers[site], stat) for s in log.steps]
+        assert got == pytest.approx(want, rel=1e-6), stat
+    steps = [e.step for e in events.Scalars("attnlint/grad_norm/total")]
+    assert steps == [1, 3]  # the trainer's global step, after each optimizer step
+    total = [e.value for e in events.Scalars("attnlint/violations/total")]
+    assert total == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("log_to_trainer", [True, False])
+def test_log_to_trainer_switch(real_guard: None, tmp_path: Path, log_to_trainer: bool) -> None:
+    from lightning.pytorch.loggers import CSVLogger
+
+    callback = AttentionGuardCallback(config=GuardConfig(every=1), log_to_trainer=log_to_trainer)
+    logger = CSVLogger(str(tmp_path), name="csv", version=0)
+    pl.Trainer(
+        max_steps=2,
+        accelerator="cpu",
+        devices=1,
+        logger=logger,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[callback],
+    ).fit(Ranker(), loader())
+    metrics = tmp_path / "csv" / "version_0" / "metrics.csv"
+    text = metrics.read_text() if metrics.exists() else ""
+    assert ("attnlint/model.attention/normalized_entropy" in text) is log_to_trainer

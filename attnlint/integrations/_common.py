@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -30,3 +31,20 @@ def loss_of(outputs: Any) -> Any:
     if loss is not None and hasattr(loss, "detach"):
         loss = loss.detach()
     return loss
+
+
+class TrainerOutput:
+    """A guard output that hands each report's scalars (``attnlint/<site>/<stat>``, see
+    ``attnlint.guard.trackers``) to a framework's logging function."""
+
+    def __init__(self, log: Callable[[dict[str, float]], None]) -> None:
+        from attnlint.guard.trackers import Scalars
+
+        self.log = log
+        self.scalars = Scalars()
+
+    def write(self, report: Any) -> None:
+        self.log(self.scalars(report))
+
+    def close(self) -> None:
+        pass

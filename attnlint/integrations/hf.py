@@ -15,15 +15,25 @@ callbacks. ``on_step_end`` closes the guard's step. On a violation with
 ``on_violation="raise"``: ``control.should_training_stop = True`` and the GuardError is
 raised from ``on_train_end``, after the Trainer has left its loop; the report is reduced
 across ranks inside ``guard.step``, so all ranks stop and raise together.
+
+Each sampled step's statistics (``attnlint/<site>/<stat>``) also reach the Trainer's own
+reporting integrations (``report_to``: TensorBoard, Weights & Biases, MLflow, ...) unless
+``log_to_trainer=False``: they are handed to the ``on_log`` of every callback of the
+Trainer, as ``Trainer.log`` would, except the progress bar and printer (a few dozen numbers
+per sampled step on the console would bury the training log) and this callback. Not
+through ``Trainer.log`` itself: callbacks are not given the Trainer, and its
+``log_history`` (saved in every checkpoint) would grow by a row per sampled step.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from attnlint.guard.config import GuardConfig
-from attnlint.integrations._common import loss_of, require
+from attnlint.integrations._common import TrainerOutput, loss_of, require
 
 _transformers = require("transformers", "transformers", "attnlint.integrations.hf")
 
@@ -82,10 +92,17 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
         config: GuardConfig | None = None,
         log_path: str | Path | None = None,
         loss_fn: Any = None,
+        *,
+        outputs: Sequence[Any] = (),
+        log_to_trainer: bool = True,
     ) -> None:
         self.config = config or GuardConfig()
         self.log_path = log_path
         self.loss_fn = loss_fn
+        self.outputs = list(outputs)
+        self.log_to_trainer = log_to_trainer
+        self._handler: Any = None
+        self._event: tuple[Any, Any, Any, dict[str, Any]] | None = None
         self.guard: Any = None
         self.norms: PreClipGradNorms | None = None
         self.error: BaseException | None = None
@@ -98,8 +115,17 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
 
         model = kwargs["model"]
         self.error = None
+        outputs = list(self.outputs)
+        if self.log_to_trainer:
+            self._handler = _calling_handler(self)
+            if self._handler is not None:
+                outputs.append(TrainerOutput(self._to_trainer))
         self.guard = AttentionGuard(
-            model, config=self.config, log_path=self.log_path, loss_fn=self.loss_fn
+            model,
+            config=self.config,
+            log_path=self.log_path,
+            loss_fn=self.loss_fn,
+            outputs=outputs,
         )
         self.norms = PreClipGradNorms(model)
         self._loss_handle = model.register_forward_hook(self._capture_loss)
@@ -146,14 +172,28 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
 
             loss = torch.stack(self._losses).float().mean()
             self._losses.clear()
+        self._event = (args, state, control, kwargs)
         try:
             report = self.guard.step(loss=loss)
         except GuardError as exc:
             self.error = exc
             control.should_training_stop = True
             return
+        finally:
+            self._event = None
         if report is not None:
             self.reports = [*self.reports[-1:], report]
+
+    def _to_trainer(self, metrics: dict[str, float]) -> None:
+        if self._handler is None or self._event is None:
+            return
+        args, state, control, kwargs = self._event
+        quiet = (_transformers.trainer_callback.ProgressCallback, _transformers.PrinterCallback)
+        for callback in self._handler.callbacks:
+            if callback is self or isinstance(callback, quiet):
+                continue
+            # each gets its own dict: WandbCallback and others rewrite the keys in place
+            callback.on_log(args, state, control, logs=dict(metrics), **kwargs)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.close()
@@ -173,3 +213,18 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
         if self.guard is not None:
             guard, self.guard = self.guard, None
             guard.close()
+
+
+def _calling_handler(callback: Any) -> Any:
+    """The Trainer's ``CallbackHandler`` that is calling ``callback`` right now (found on
+    the call stack: callbacks are not handed the Trainer or its handler), or None."""
+    handler_type = _transformers.trainer_callback.CallbackHandler
+    frame = sys._getframe(1)
+    for _ in range(8):
+        if frame is None:
+            return None
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, handler_type) and callback in owner.callbacks:
+            return owner
+        frame = frame.f_back
+    return None

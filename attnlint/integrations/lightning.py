@@ -14,15 +14,24 @@ Moments (no change to the user's LightningModule):
   report is reduced across ranks inside ``guard.step``, so every rank sees the violation
   on the same step, stops on the same step and raises: no rank waits for another.
 - ``on_fit_end`` / ``teardown`` / ``on_exception``: ``guard.close()``.
+
+Each sampled step's statistics also go to the trainer's own loggers (``trainer.loggers``:
+TensorBoardLogger, WandbLogger, CSVLogger, ...) as ``attnlint/<site>/<stat>`` through
+``logger.log_metrics(..., step=trainer.global_step)``, unless ``log_to_trainer=False``.
+Written directly, not through ``self.log``: the guard's own sampling (``every``) decides
+how often, not ``log_every_n_steps``, and the report already holds Python floats (no
+device sync). The guard writes on rank 0 only, and its outputs are written before a
+violation is raised, so the step that stops training is in the logs too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from attnlint.guard.config import GuardConfig
-from attnlint.integrations._common import loss_of, require
+from attnlint.integrations._common import TrainerOutput, loss_of, require
 
 _pl = require("lightning.pytorch", "lightning", "attnlint.integrations.lightning")
 
@@ -34,12 +43,17 @@ class AttentionGuardCallback(_pl.Callback):  # type: ignore[misc,name-defined]
         log_path: str | Path | None = None,
         module: str | None = None,
         loss_fn: Any = None,
+        *,
+        outputs: Sequence[Any] = (),
+        log_to_trainer: bool = True,
     ) -> None:
         super().__init__()
         self.config = config or GuardConfig()
         self.log_path = log_path
         self.module = module
         self.loss_fn = loss_fn
+        self.outputs = list(outputs)
+        self.log_to_trainer = log_to_trainer
         self.guard: Any = None
         self.error: BaseException | None = None
         self.reports: list[Any] = []  # the latest StepReport is reports[-1]; kept short
@@ -49,8 +63,15 @@ class AttentionGuardCallback(_pl.Callback):  # type: ignore[misc,name-defined]
 
         target = pl_module if self.module is None else getattr(pl_module, self.module)
         self.error = None
+        outputs = list(self.outputs)
+        if self.log_to_trainer:
+            outputs.append(TrainerOutput(lambda metrics: _log_metrics(trainer, metrics)))
         self.guard = AttentionGuard(
-            target, config=self.config, log_path=self.log_path, loss_fn=self.loss_fn
+            target,
+            config=self.config,
+            log_path=self.log_path,
+            loss_fn=self.loss_fn,
+            outputs=outputs,
         )
         # observe training batches only: the sanity check and validation run outside them
         self.guard.pause()
@@ -108,3 +129,8 @@ class AttentionGuardCallback(_pl.Callback):  # type: ignore[misc,name-defined]
         if self.guard is not None:
             guard, self.guard = self.guard, None
             guard.close()
+
+
+def _log_metrics(trainer: Any, metrics: dict[str, float]) -> None:
+    for logger in trainer.loggers:
+        logger.log_metrics(metrics, step=trainer.global_step)
