@@ -147,7 +147,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.output_format in ("full", "concise") and not args.statistics:
         if mode == "fix" and result.applied:
             out.write(f"Fixed {result.applied} error{'s' if result.applied != 1 else ''}.\n")
-        out.write(summary(diagnostics, color))
+        out.write(summary(diagnostics, color, failed=len(result.errors)))
     if result.errors:
         return EXIT_USAGE
     if diagnostics and not args.exit_zero:

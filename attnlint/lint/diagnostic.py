@@ -48,6 +48,9 @@ class Diagnostic:
     end_line: int
     end_column: int
     fix: Fix | None = field(default=None, compare=False)
+    # A notebook's findings: the 1-based cell (counting every cell, as the notebook shows
+    # them); ``line`` / ``end_line`` then count within that cell.
+    cell: int | None = None
 
     @property
     def fixable(self) -> bool:
@@ -58,6 +61,7 @@ class Diagnostic:
             "code": self.code,
             "message": self.message,
             "path": self.path,
+            "cell": self.cell,
             "line": self.line,
             "column": self.column,
             "end_line": self.end_line,

@@ -9,11 +9,18 @@ text that does not parse.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import os
+import re
+import stat
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Diagnostic, Edit, Fix
@@ -100,6 +107,19 @@ def _statement_range(
     return where
 
 
+def _inline_start(
+    edit: Edit, statement: CodeRange, positions: Mapping[cst.CSTNode, CodeRange]
+) -> CodePosition | None:
+    """Where an ``insert_before`` anchored on a small statement goes when that statement
+    does not open its line (it follows a ``;`` or a compound header's ``:``); else None."""
+    if edit.kind != "insert_before" or not isinstance(edit.node, cst.BaseSmallStatement):
+        return None
+    where = positions.get(edit.node)
+    if where is None or _start(where) == _start(statement):
+        return None
+    return where.start
+
+
 def _start(rng: CodeRange) -> tuple[int, int]:
     return (rng.start.line, rng.start.column)
 
@@ -135,6 +155,15 @@ def to_text_edits(
         where = _statement_range(edit.node, positions)
         if where is None:
             return None
+        inline = _inline_start(edit, where, positions)
+        if inline is not None:
+            # ``a(); clip()`` or ``if x: clip()``: a line of its own would run before
+            # ``a()`` (or outside the branch); the insert goes in front of the statement.
+            if "\n" in text:
+                return None
+            at = offsets.at(inline.line, inline.column)
+            out.append(TextEdit(at, at, f"{text}; ", order))
+            continue
         indent = offsets.indent(where.start.line)
         block = "".join(
             (indent + line if line.strip() else "") + newline for line in text.split("\n")
@@ -250,4 +279,96 @@ def apply_fixes(
     return FixResult(current, applied, list(analysis.diagnostics))
 
 
-__all__ = ["Edit", "FixResult", "TextEdit", "apply_fixes", "apply_text_edits"]
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+
+
+def unified_diff(before: str, after: str, path: str) -> str:
+    """A diff that ``patch -p0`` applies: lines are split on ``\\n`` only, as patch
+    splits them (a ``\\r`` stays inside its line, so CRLF and lone-CR files round-trip),
+    and a last line without a newline is marked as diff(1) marks it."""
+    out: list[str] = []
+    for line in difflib.unified_diff(
+        _LINE.findall(before), _LINE.findall(after), fromfile=path, tofile=path
+    ):
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+class WriteError(Exception):
+    """A fixed file that could not be written back; the message says why."""
+
+
+def write_into(path: Path, data: bytes, original: bytes) -> None:
+    """Write ``data`` into the existing file at ``path`` (which held ``original``).
+
+    The content first goes to a temporary file, so that a full disk or a read-only
+    folder fails before the file is touched; then the file itself is rewritten in place,
+    which keeps its inode (hard links), mode, owner and any symlink pointing at it. A
+    file without write permission is left alone even where the caller could override
+    that (root), and so is one that changed since it was read.
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise WriteError(f"cannot write: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise WriteError("cannot write: not a regular file")
+    if not info.st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise WriteError("read-only file, not modified")
+    tmp = _stage(path, data)
+    try:
+        with open(path, "r+b") as handle:
+            if handle.read() != original:
+                raise WriteError("changed on disk while being fixed, not modified")
+            handle.seek(0)
+            try:
+                handle.write(data)
+                handle.truncate()
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # put the old content back
+                    handle.seek(0)
+                    handle.write(original)
+                    handle.truncate()
+                raise WriteError(f"cannot write: {exc.strerror or exc}") from None
+    except OSError as exc:
+        raise WriteError(f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _stage(path: Path, data: bytes) -> str:
+    """The new content in a temporary file (beside ``path`` when its folder is writable)."""
+    last: OSError | None = None
+    for folder in (path.resolve().parent, None):
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as exc:
+            last = exc
+            continue
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise WriteError(f"cannot write: {exc.strerror or exc}") from None
+        return tmp
+    assert last is not None
+    raise WriteError(f"cannot write: {last.strerror or last}")
+
+
+__all__ = [
+    "Edit",
+    "FixResult",
+    "TextEdit",
+    "WriteError",
+    "apply_fixes",
+    "apply_text_edits",
+    "unified_diff",
+    "write_into",
+]

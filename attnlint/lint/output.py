@@ -41,10 +41,16 @@ def concise(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     )
 
 
+def location(d: Diagnostic) -> str:
+    """``path:line:col``, or ``nb.ipynb:cell 3:line:col`` for a notebook's finding."""
+    cell = f"cell {d.cell}:" if d.cell is not None else ""
+    return f"{d.path}:{cell}{d.line}:{d.column}"
+
+
 def _where(d: Diagnostic, color: bool) -> str:
     if not color:
-        return f"{d.path}:{d.line}:{d.column}:"
-    return f"\x1b[1m{d.path}\x1b[0m:{d.line}:{d.column}:"
+        return f"{location(d)}:"
+    return f"\x1b[1m{d.path}\x1b[0m:{location(d)[len(d.path) + 1 :]}:"
 
 
 def _code(code: str, color: bool) -> str:
@@ -52,22 +58,37 @@ def _code(code: str, color: bool) -> str:
 
 
 class _Sources:
-    """Source lines of the reported files, each file read once."""
+    """Source lines of the reported files (of each notebook cell), each file read once."""
 
     def __init__(self) -> None:
-        self._lines: dict[str, list[str]] = {}
+        self._lines: dict[tuple[str, int | None], list[str]] = {}
 
-    def line(self, path: str, number: int) -> str | None:
-        if path not in self._lines:
-            try:
-                data = Path(path).read_bytes()
-                from attnlint.lint.engine import NEWLINE
-
-                self._lines[path] = NEWLINE.split(data.decode("utf-8", errors="replace"))
-            except OSError:
-                self._lines[path] = []
-        lines = self._lines[path]
+    def line(self, path: str, number: int, cell: int | None = None) -> str | None:
+        if (path, cell) not in self._lines:
+            self._read(path, cell)
+        lines = self._lines.get((path, cell), [])
         return lines[number - 1] if 0 < number <= len(lines) else None
+
+    def _read(self, path: str, cell: int | None) -> None:
+        from attnlint.lint.engine import NEWLINE
+
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            self._lines[(path, cell)] = []
+            return
+        if cell is None:
+            self._lines[(path, None)] = NEWLINE.split(data.decode("utf-8", errors="replace"))
+            return
+        from attnlint.lint.notebook import NotebookError, load
+
+        try:
+            cells = load(data).cells
+        except NotebookError:
+            cells = []
+        for found in cells:
+            self._lines[(path, found.number)] = NEWLINE.split(found.source)
+        self._lines.setdefault((path, cell), [])
 
 
 def full(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
@@ -76,7 +97,7 @@ def full(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
     out: list[str] = []
     for d in diagnostics:
         out.append(f"{_where(d, color)} {_code(d.code, color)}{_marker(d)} {d.message}\n")
-        text = sources.line(d.path, d.line)
+        text = sources.line(d.path, d.line, d.cell)
         if text is None:
             continue
         text = text.rstrip("\r\n")
@@ -134,8 +155,10 @@ def sarif(diagnostics: Sequence[Diagnostic], codes: Iterable[str] | None = None)
                 "ruleIndex": index[d.code],
                 "level": "error",
                 "message": {"text": d.message},
+                **_sarif_cell(d),
                 "locations": [
                     {
+                        **({"message": {"text": location(d)}} if d.cell is not None else {}),
                         "physicalLocation": {
                             "artifactLocation": {"uri": _sarif_uri(d.path)},
                             "region": {
@@ -144,7 +167,7 @@ def sarif(diagnostics: Sequence[Diagnostic], codes: Iterable[str] | None = None)
                                 "endLine": d.end_line,
                                 "endColumn": d.end_column,
                             },
-                        }
+                        },
                     }
                 ],
             }
@@ -169,6 +192,11 @@ def sarif(diagnostics: Sequence[Diagnostic], codes: Iterable[str] | None = None)
     return json.dumps(log, indent=2) + "\n"
 
 
+def _sarif_cell(d: Diagnostic) -> dict[str, object]:
+    """A notebook's cell as a result property: the region's lines count within it."""
+    return {"properties": {"cell": d.cell}} if d.cell is not None else {}
+
+
 def _escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -185,7 +213,9 @@ def github(diagnostics: Sequence[Diagnostic]) -> str:
             f"file={_escape_property(d.path)},line={d.line},col={d.column},"
             f"endLine={d.end_line},endColumn={d.end_column},title={d.code}"
         )
-        lines.append(f"::error {props}::{_escape_data(f'{d.code} {d.message}')}\n")
+        # A notebook's line counts within its cell: the message says which cell.
+        where = f"{location(d)}: " if d.cell is not None else ""
+        lines.append(f"::error {props}::{_escape_data(f'{where}{d.code} {d.message}')}\n")
     return "".join(lines)
 
 
@@ -203,11 +233,16 @@ def statistics(diagnostics: Sequence[Diagnostic]) -> str:
     )
 
 
-def summary(diagnostics: Sequence[Diagnostic], color: bool = False) -> str:
+def summary(diagnostics: Sequence[Diagnostic], color: bool = False, failed: int = 0) -> str:
+    """The closing lines; ``failed``: files that could not be read or written back."""
+    broken = ""
+    if failed:
+        broken = f"{failed} file{'s' if failed != 1 else ''} could not be read or written "
+        broken += "(see the errors above).\n"
     if not diagnostics:
-        return "All checks passed!\n"
+        return broken or "All checks passed!\n"
     n = len(diagnostics)
-    text = f"Found {n} error{'s' if n != 1 else ''}.\n"
+    text = broken + f"Found {n} error{'s' if n != 1 else ''}.\n"
     fixable = sum(1 for d in diagnostics if d.fixable and d.fix and d.fix.applicability == "safe")
     unsafe = sum(1 for d in diagnostics if d.fixable and d.fix and d.fix.applicability == "unsafe")
     if fixable:

@@ -35,24 +35,21 @@ class ClipBeforeUnscale(ScopedRule):
             if step is None or any(index < step.index for index in unscales):
                 continue
             fix = None
+            anchor = _anchor(step)
             if (
                 not fix_offered
                 and not unscales
+                and anchor is not None
                 and len(scalers) == 1
                 and len(optimizers) == 1
                 and self._encloses_all(flow, step, nodes)
+                and _between_backward_and_step(flow, step, scalers[0])
             ):
                 # Only the first clip of the step gets the insert: a second unscale_ in
                 # the same step raises at run time.
                 fix = Fix(
                     f"call {scalers[0]}.unscale_({optimizers[0]}) before clipping",
-                    (
-                        Edit(
-                            step.statement,
-                            f"{scalers[0]}.unscale_({optimizers[0]})",
-                            "insert_before",
-                        ),
-                    ),
+                    (Edit(anchor, f"{scalers[0]}.unscale_({optimizers[0]})", "insert_before"),),
                 )
             fix_offered = True  # only the first unguarded clip may take the insert
             self.report(
@@ -109,6 +106,63 @@ class ClipBeforeUnscale(ScopedRule):
                     if len(call.args) == 1 and call.args[0].keyword is None:
                         add(optimizers, dotted_name(call.args[0].value))
         return scalers, optimizers, unscales
+
+
+def _anchor(step: Step) -> cst.CSTNode | None:
+    """What the unscale_ goes in front of: the clip's own small statement (the fixer puts
+    it on a line of its own, or after the ``;`` / ``:`` before it), or the header of the
+    ``if`` / ``with`` / ``for`` that clips. Not a ``while`` test (evaluated on every
+    turn) nor an ``elif`` test (nothing can go between it and its ``if``)."""
+    if isinstance(step.node, cst.BaseSmallStatement):
+        return step.node
+    if isinstance(step.node, cst.If):
+        elif_test = bool(step.blocks) and step.blocks[-1] is step.node
+        return None if elif_test else step.statement
+    if isinstance(step.statement, cst.With | cst.For):  # a with-item, a for's iterable
+        return step.statement
+    return None
+
+
+def _between_backward_and_step(flow: ScopeFlow, clip: Step, scaler: str) -> bool:
+    """The clip runs after the scaled backward and before ``scaler.step``, with neither
+    another backward nor a step or update in between, and in the same loop as the step:
+    only there does an ``unscale_`` just before it run once, on finished gradients, and
+    before the step (after ``step`` or twice per ``update``, unscale_ raises)."""
+    backward: list[int] = []
+    stepped: list[int] = []
+    for step in flow.steps:
+        for call in step.calls:
+            func = call.func
+            if not isinstance(func, cst.Attribute) or dotted_name(func.value) != scaler:
+                continue
+            if func.attr.value == "scale" and _backward_of(step, call):
+                backward.append(step.index)
+            elif func.attr.value in ("step", "update"):
+                stepped.append(step.index)
+    after = [i for i in stepped if i > clip.index]
+    if not after:
+        return False
+    step = flow.steps[after[0]]
+    if not _is_step(step, scaler):
+        return False  # an update() with no step() between the clip and it
+    if any(clip.index < i < step.index for i in backward):
+        return False
+    earlier = [i for i in backward if i < clip.index]
+    if backward and not earlier:
+        return False  # the backward comes later in the loop body than the clip
+    start = earlier[-1] if earlier else -1
+    if any(start < i < clip.index for i in stepped):
+        return False
+    return [id(loop) for loop in clip.loops] == [id(loop) for loop in step.loops]
+
+
+def _is_step(step: Step, scaler: str) -> bool:
+    return any(
+        isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == "step"
+        and dotted_name(call.func.value) == scaler
+        for call in step.calls
+    )
 
 
 def _backward_of(step: Step, scale: cst.Call) -> bool:

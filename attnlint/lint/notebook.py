@@ -1,0 +1,415 @@
+"""Jupyter notebooks: the code cells as one module, findings mapped back to their cell.
+
+A notebook is read with the json module (nbformat is not needed at run time). Its code
+cells are joined into one text, in order, so that an import in the first cell resolves a
+call in the fifth as the kernel would; a comment line with a per-notebook marker opens
+each cell, so a fixed text splits back into the cells it came from. IPython syntax that
+is not Python (``%magic``, ``!shell``, ``obj?``) is masked line by line with a ``pass``
+that keeps the line count and indentation, and put back when a fixed cell is written;
+a cell with a cell magic other than the Python-bodied ones (``%%time``...) is skipped.
+A cell that CPython does not compile is one AL000 finding and sits out of the module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from attnlint.lint.diagnostic import Diagnostic
+
+if TYPE_CHECKING:  # the runner imports this module; these only type its work item
+    from attnlint.lint.rule import Rule
+    from attnlint.lint.runner import FileResult, Job
+
+SYNTAX_CODE = "AL000"
+# Cell magics whose body is Python run by the kernel: the body is linted.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+_TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT: IPython runs `await` in cells
+_HELP = re.compile(r"^\s*(\?{1,2}\s*\S.*|[\w.\[\]()'\"]+\s*\?{1,2}\s*)$")
+_ASSIGNED_MAGIC = re.compile(r"^\s*[A-Za-z_][\w.]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[%!]")
+
+
+class NotebookError(Exception):
+    """A file named ``.ipynb`` that is not a notebook this module can read."""
+
+
+@dataclass(slots=True)
+class Cell:
+    number: int  # 1-based, over all cells (markdown included), as a notebook shows them
+    source: str
+    as_list: bool  # how the file stores ``source``: a list of lines or one string
+    masked: str = ""  # ``source`` with IPython syntax masked; "" for a skipped cell
+    magics: dict[int, str] = field(default_factory=dict)  # masked line index -> original
+    error: Diagnostic | None = None
+
+
+@dataclass(slots=True)
+class Notebook:
+    data: dict[str, Any]
+    text: str
+    cells: list[Cell]
+    python: bool = True
+    nonce: str = ""
+
+    def marker(self, cell: Cell) -> str:
+        return f"# attnlint-cell {self.nonce} {cell.number}"
+
+    def placeholder(self, line: int) -> str:
+        return f"pass  # attnlint-magic {self.nonce} {line}"
+
+
+def load(data: bytes) -> Notebook:
+    """Parse a notebook; NotebookError with a one-line reason when it is not one."""
+    try:
+        text = data.decode("utf-8")
+        parsed = json.loads(text.removeprefix("\ufeff"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise NotebookError(f"not a notebook (invalid JSON: {reason})") from None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("cells"), list):
+        raise NotebookError("not a notebook (no list of cells; nbformat 4 is supported)")
+    cells: list[Cell] = []
+    for number, raw in enumerate(parsed["cells"], 1):
+        if not isinstance(raw, dict) or raw.get("cell_type") != "code":
+            continue
+        source = raw.get("source", "")
+        if isinstance(source, list) and all(isinstance(s, str) for s in source):
+            cells.append(Cell(number, "".join(source), True))
+        elif isinstance(source, str):
+            cells.append(Cell(number, source, False))
+        else:
+            raise NotebookError(f"not a notebook (cell {number}: source is not text)")
+    nonce = hashlib.blake2b(data, digest_size=6).hexdigest()
+    notebook = Notebook(parsed, text, cells, _is_python(parsed), nonce)
+    for cell in cells:
+        _mask(notebook, cell)
+    return notebook
+
+
+def _is_python(data: dict[str, Any]) -> bool:
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict):
+        return True
+    for key, name in (("language_info", "name"), ("kernelspec", "language")):
+        info = metadata.get(key)
+        if isinstance(info, dict) and isinstance(info.get(name), str):
+            return info[name].lower() == "python"
+    return True
+
+
+def _compile_error(text: str, flags: int = _TOP_LEVEL_AWAIT) -> tuple[str, int, int] | None:
+    """CPython's complaint about a cell (message, line, column), or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an invalid escape warns; it is no error
+            compile(text, "<cell>", "exec", flags=flags, dont_inherit=True)
+    except SyntaxError as exc:
+        return (exc.msg or "invalid syntax").splitlines()[0], exc.lineno or 1, exc.offset or 1
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return (str(exc) or "too deeply nested").splitlines()[0], 1, 1
+    return None
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as the engine counts them (``\\f`` and friends do not end a line)."""
+    return _LINE.findall(text)
+
+
+def _mask(notebook: Notebook, cell: Cell) -> None:
+    """Fill ``cell.masked`` / ``cell.magics`` / ``cell.error``."""
+    lines = _lines(cell.source)
+    first = lines[0].strip() if lines else ""
+    if first.startswith("%%"):
+        name = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""
+        if name not in PYTHON_CELL_MAGICS:
+            return  # %%bash, %%html, %%writefile...: not Python
+        lines, cell.magics = [notebook.placeholder(0) + "\n", *lines[1:]], {0: lines[0]}
+    text = "".join(lines)
+    if _compile_error(text) is not None:
+        out: list[str] = []
+        continued = False
+        for index, line in enumerate(lines):
+            body = line.rstrip("\r\n")
+            if index in cell.magics:
+                out.append(line)
+                continue
+            stripped = body.lstrip()
+            if continued or _is_magic(body):
+                indent = body[: len(body) - len(stripped)]
+                if continued and out:  # keep a continuation at its magic's indentation
+                    indent = re.match(r"\s*", out[-1]).group(0)  # type: ignore[union-attr]
+                cell.magics[index] = line
+                out.append(indent + notebook.placeholder(index) + line[len(body) :])
+                continued = body.endswith("\\")
+            else:
+                out.append(line)
+        text = "".join(out)
+    if text and not text.endswith(("\n", "\r")):
+        text += "\n"
+    cell.masked = text
+    error = _compile_error(text)
+    if error is not None:
+        message, line, column = error
+        cell.error = Diagnostic(
+            SYNTAX_CODE, f"syntax error: {message}", "", line, column, line, column
+        )
+        cell.masked = ""
+    elif ("await" in text or "async" in text) and _compile_error(text, 0) is not None:
+        # Top-level ``await``: IPython runs it, a module may not; the engine compiles the
+        # joined cells as a module, so this cell stays out rather than be a false AL000.
+        cell.masked = ""
+
+
+def _is_magic(line: str) -> bool:
+    stripped = line.lstrip()
+    if stripped.startswith(("%", "!")):
+        return True
+    return bool(_HELP.match(line) or _ASSIGNED_MAGIC.match(line))
+
+
+# -- one module from the cells --------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Joined:
+    text: str
+    where: list[tuple[int, int]]  # 0-based line of ``text`` -> (cell number, 1-based line)
+
+
+def join(notebook: Notebook, skip: Iterable[int] = ()) -> Joined:
+    skipped = set(skip)
+    parts: list[str] = []
+    where: list[tuple[int, int]] = []
+    for cell in notebook.cells:
+        if not cell.masked or cell.number in skipped:
+            continue
+        parts.append(notebook.marker(cell) + "\n")
+        where.append((cell.number, 0))
+        parts.append(cell.masked)
+        where.extend((cell.number, n) for n in range(1, len(_lines(cell.masked)) + 1))
+    return Joined("".join(parts), where)
+
+
+def _locate(d: Diagnostic, joined: Joined, path: str) -> Diagnostic:
+    last = len(joined.where) - 1
+    cell, line = joined.where[min(max(d.line - 1, 0), last)] if joined.where else (0, d.line)
+    end_cell, end_line = joined.where[min(max(d.end_line - 1, 0), last)] if joined.where else (0, 1)
+    if end_cell != cell:
+        end_line, end_column = line, d.column
+    else:
+        end_column = d.end_column
+    return replace(d, path=path, cell=cell, line=max(line, 1), end_line=max(end_line, 1),
+                   end_column=end_column)  # fmt: skip
+
+
+def lint(
+    notebook: Notebook,
+    path: str,
+    rules: list[type[Rule]],
+    options: Mapping[str, BaseModel] | None,
+    check_syntax: bool = True,
+) -> list[Diagnostic]:
+    """Findings for every code cell, located in their cell."""
+    from attnlint.lint.engine import analyse
+
+    if not notebook.python:
+        return []
+    out = [
+        replace(cell.error, path=path, cell=cell.number)
+        for cell in notebook.cells
+        if cell.error is not None and check_syntax
+    ]
+    skip: list[int] = []
+    while True:
+        joined = join(notebook, skip)
+        found = analyse(joined.text, path, rules, options).diagnostics
+        broken = [d for d in found if d.code == SYNTAX_CODE]
+        if not broken:
+            break
+        # CPython compiled every cell: libcst refused one. Find it and leave it out.
+        cell = _libcst_refuses(notebook, skip)
+        if cell is None:
+            break
+        skip.append(cell.number)
+        if check_syntax:
+            out.append(replace(broken[0], path=path, cell=cell.number, line=1, column=1,
+                               end_line=1, end_column=1))  # fmt: skip
+    out.extend(_locate(d, joined, path) for d in found)
+    out.sort(key=lambda d: (d.cell or 0, d.line, d.column, d.code))
+    return out
+
+
+def _libcst_refuses(notebook: Notebook, skip: list[int]) -> Cell | None:
+    import libcst as cst
+
+    for cell in notebook.cells:
+        if not cell.masked or cell.number in skip:
+            continue
+        try:
+            cst.parse_module(cell.masked)
+        except (cst.ParserSyntaxError, RecursionError):
+            return cell
+    return None
+
+
+# -- fixes, written back into the JSON ------------------------------------------------
+
+
+def fix(
+    notebook: Notebook,
+    path: str,
+    rules: list[type[Rule]],
+    options: Mapping[str, BaseModel] | None,
+    unsafe: bool = False,
+) -> tuple[str, int]:
+    """The notebook's text with the fixes applied (unchanged when none applies), and how
+    many were applied. Only the ``source`` of changed cells differs."""
+    from attnlint.lint.fixer import apply_fixes
+
+    if not notebook.python:
+        return notebook.text, 0
+    joined = join(notebook, [c.number for c in notebook.cells if not _libcst_parses(c)])
+    result = apply_fixes(joined.text, path, rules, options, unsafe=unsafe)
+    if not result.applied:
+        return notebook.text, 0
+    fixed = _split(notebook, result.source)
+    if fixed is None:
+        return notebook.text, 0
+    changed = False
+    by_number = {cell.number: cell for cell in notebook.cells}
+    for number, text in fixed.items():
+        cell = by_number[number]
+        source = _unmask(notebook, cell, text)
+        if source is None:
+            return notebook.text, 0
+        if source != cell.source:
+            raw = notebook.data["cells"][number - 1]
+            # nbformat's own split, so a notebook it wrote reads back as it wrote it
+            raw["source"] = source.splitlines(keepends=True) if cell.as_list else source
+            changed = True
+    if not changed:
+        return notebook.text, 0
+    bom = "\ufeff" if notebook.text.startswith("\ufeff") else ""
+    return bom + dumps_like(notebook.data, notebook.text.removeprefix(bom)), result.applied
+
+
+def _libcst_parses(cell: Cell) -> bool:
+    import libcst as cst
+
+    if not cell.masked:
+        return True  # not in the module anyway
+    try:
+        cst.parse_module(cell.masked)
+    except (cst.ParserSyntaxError, RecursionError):
+        return False
+    return True
+
+
+def _split(notebook: Notebook, text: str) -> dict[int, str] | None:
+    """Fixed module text -> cell number -> fixed masked text; None if a marker moved."""
+    out: dict[int, str] = {}
+    current: int | None = None
+    prefix = f"# attnlint-cell {notebook.nonce} "
+    for line in _lines(text):
+        if line.startswith(prefix):
+            current = int(line[len(prefix) :].strip())
+            out[current] = ""
+        elif current is None:
+            return None
+        else:
+            out[current] += line
+    return out
+
+
+def _unmask(notebook: Notebook, cell: Cell, text: str) -> str | None:
+    """The fixed cell with its IPython lines back; None when one of them was lost."""
+    lines = _lines(text)
+    marks = {notebook.placeholder(i): i for i in cell.magics}
+    seen: set[int] = set()
+    for index, line in enumerate(lines):
+        key = line.strip()
+        if key in marks:
+            seen.add(marks[key])
+            lines[index] = cell.magics[marks[key]]
+    if seen != set(cell.magics):
+        return None
+    source = "".join(lines)
+    if not cell.source.endswith(("\n", "\r")) and source.endswith("\n"):
+        source = source[:-1]
+    return source
+
+
+def dumps_like(data: dict[str, Any], original: str) -> str:
+    """``data`` as JSON in the layout of ``original`` (indent, separators, escaping, final
+    newline), key order kept, so that the cells and outputs a fix did not touch come out
+    as they went in. nbformat's own layout when no candidate reproduces the original."""
+    newline = "\n" if original.endswith("\n") else ""
+    try:
+        before = json.loads(original.removeprefix("\ufeff"))
+    except ValueError:
+        before = None
+    match = re.search(r"\n( *)\S", original)
+    indent = len(match.group(1)) if match else None
+    styles = [
+        (indent, separators, ascii_only)
+        for separators in ((",", ": "), (", ", ": "), (",", ":"))
+        for ascii_only in (False, True)
+    ]
+    for indent_, separators, ascii_only in styles:
+        kwargs = {"indent": indent_, "separators": separators, "ensure_ascii": ascii_only}
+        if before is not None and json.dumps(before, **kwargs) + newline == original:
+            return json.dumps(data, **kwargs) + newline
+    return json.dumps(data, indent=1, separators=(",", ": "), ensure_ascii=False) + "\n"
+
+
+# -- the runner's work item for a notebook --------------------------------------------
+
+
+def process(
+    result: FileResult,
+    data: bytes,
+    job: Job,
+    rules: list[type[Rule]],
+    options: Mapping[str, BaseModel] | None,
+) -> FileResult:
+    """Check, fix or diff one notebook, as ``runner.process`` does a ``.py`` file."""
+    from attnlint.lint.cache import content_key, to_entry
+    from attnlint.lint.fixer import WriteError, unified_diff, write_into
+
+    result.key = content_key(data)
+    try:
+        notebook = load(data)
+    except NotebookError as exc:
+        broken = Diagnostic(SYNTAX_CODE, str(exc), result.display, 1, 1, 1, 1)
+        result.entry = to_entry([broken]) if SYNTAX_CODE in job.codes else []
+        return result
+    if job.mode != "check":
+        ignored = job.per_file.codes_for(result.path)
+        file_rules = [r for r in rules if not any(r.code.startswith(c) for c in ignored)]
+        text, applied = fix(notebook, result.display, file_rules, options, job.unsafe)
+        if text != notebook.text and job.mode == "diff":
+            result.diff = unified_diff(notebook.text, text, result.display)
+            result.applied = applied
+        elif text != notebook.text:
+            new = text.encode("utf-8")
+            try:
+                write_into(result.path, new, data)
+            except WriteError as exc:
+                result.error = f"{result.display}: {exc}"
+            else:
+                result.applied = applied
+                result.key = content_key(new)
+                notebook = load(new)
+    found = lint(notebook, result.display, rules, options, job.check_syntax)
+    result.entry = to_entry(found)
+    return result
