@@ -67,6 +67,7 @@ def build_parser(with_report: bool = True) -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true", help="apply safe fixes in place")
     check.add_argument("--unsafe-fixes", action="store_true", help="also apply unsafe fixes")
     check.add_argument("--diff", action="store_true", help="print fixes as a diff, write nothing")
+    check.add_argument("--verbose", "-v", action="store_true", help="tracebacks of internal errors")
     check.set_defaults(handler=_check)
 
     rule = sub.add_parser("rule", help="show a rule's page")
@@ -88,7 +89,13 @@ def build_parser(with_report: bool = True) -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from attnlint.config import ConfigError, Selection, check_selectors, load_config
+    from attnlint.config import (
+        ConfigError,
+        Selection,
+        check_patterns,
+        check_selectors,
+        load_config,
+    )
     from attnlint.lint.cache import CACHE_DIR
     from attnlint.lint.discovery import Discovery, DiscoveryError
     from attnlint.lint.output import render, statistics, summary, use_color
@@ -99,6 +106,8 @@ def _check(args: argparse.Namespace) -> int:
         config = load_config(args.config, start=paths[0])
         for flag in ("select", "extend_select", "ignore"):
             check_selectors(getattr(args, flag) or [], f"--{flag.replace('_', '-')}: ")
+        for flag in ("exclude", "extend_exclude"):
+            check_patterns(getattr(args, flag) or [], f"--{flag.replace('_', '-')}: ")
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     from attnlint.config import resolve_codes
@@ -119,6 +128,11 @@ def _check(args: argparse.Namespace) -> int:
         files = discovery.files(paths)
     except DiscoveryError as exc:
         raise UsageError(str(exc)) from None
+    for warning in discovery.warnings:
+        sys.stderr.write(f"attnlint: warning: {warning}\n")
+    if not files:
+        # As ruff: nothing to check is worth a word, but it is not a failure.
+        sys.stderr.write("attnlint: warning: no Python files found under the given paths\n")
     mode = "diff" if args.diff else "fix" if args.fix else "check"
     job = Job(
         codes=codes,
@@ -132,6 +146,10 @@ def _check(args: argparse.Namespace) -> int:
     result = run(files, job, cache_dir, jobs=args.jobs)
     for error in result.errors:
         sys.stderr.write(f"attnlint: {error}\n")
+    if args.verbose:
+        for failed in result.files:
+            if failed.trace:
+                sys.stderr.write(failed.trace)
     out = sys.stdout
     if mode == "diff":
         out.write("".join(result.diffs))
@@ -219,6 +237,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_CLEAN
+    except Exception as exc:  # a bug of ours: exit 2 (1 would read as "findings")
+        if getattr(args, "verbose", False):
+            import traceback
+
+            traceback.print_exc()
+        what = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        sys.stderr.write(f"attnlint: internal error: {what} (run with --verbose for details)\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

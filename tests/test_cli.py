@@ -111,15 +111,17 @@ def test_unreadable_file_is_exit_2_not_a_traceback(
 ) -> None:
     # chmod 0 does not stop root (CI runs as root), so the refusal is made by the OS layer
     # the runner reads through; the run is in-process (--jobs 1) for the patch to apply.
+    from attnlint.lint import runner
+
     target = (project / "pkg" / "train.py").resolve()
-    real = Path.read_bytes
+    real = runner.read_regular
 
     def refuse(path: Path) -> bytes:
-        if path.resolve() == target:
+        if Path(path).resolve() == target:
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(runner, "read_regular", refuse)
     code, _, err = run(capsys, "check", "pkg", "--no-cache", "--jobs", "1")
     assert code == 2
     assert "train.py" in err and "Traceback" not in err

@@ -147,7 +147,7 @@ def test_config_flag_with_attnlint_toml(project: Path, capsys) -> None:
     (project / "other.toml").write_text("selec = ['AL101']\n")
     code, _, err = _check(capsys, "src", "--config", "other.toml")
     assert code == 2
-    assert err.strip() == "attnlint: other.toml: unknown key 'selec'"
+    assert err.strip() == "attnlint: other.toml: unknown key 'selec' (did you mean 'select'?)"
 
 
 def test_config_found_from_first_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -175,9 +175,10 @@ def test_guard_table(project: Path) -> None:
 
 def test_resolve_codes_layers() -> None:
     codes = set(all_rules())
-    assert set(resolve_codes([])) == codes | {"AL000"}
-    assert resolve_codes([Selection(select=["AL101"])]) == ["AL000", "AL101"]
+    assert set(resolve_codes([])) == codes | {"AL000", "AL001"}
+    assert resolve_codes([Selection(select=["AL101"])]) == ["AL000", "AL001", "AL101"]
     assert "AL000" not in resolve_codes([Selection(ignore=["AL000"])])
+    assert "AL001" in resolve_codes([Selection(ignore=["AL000"])])
     later = resolve_codes([Selection(ignore=["AL101"]), Selection(select=["AL1"])])
     assert "AL101" in later
 

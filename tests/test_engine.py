@@ -161,21 +161,23 @@ def test_parallel_equals_serial(tmp_path: Path) -> None:
     assert len(serial.diagnostics) == 15
 
 
-def test_pool_is_used_only_for_enough_files(tmp_path: Path, monkeypatch) -> None:
+def test_workers_are_added_only_for_enough_files(tmp_path: Path, monkeypatch) -> None:
+    from attnlint.lint import workers
+
     used: list[int] = []
-    real = runner.ProcessPoolExecutor
+    real = workers.Supervisor.run
 
-    def spy(*args: object, **kw: object):
-        used.append(int(kw["max_workers"]))  # type: ignore[arg-type]
-        return real(*args, **kw)
+    def spy(self, items):  # type: ignore[no-untyped-def]
+        used.append(self.workers)
+        return real(self, items)
 
-    monkeypatch.setattr(runner, "ProcessPoolExecutor", spy)
+    monkeypatch.setattr(workers.Supervisor, "run", spy)
     _tree(tmp_path, {f"m{i}.py": "x = 1\n" for i in range(4)})
     run(Discovery(root=tmp_path).files([tmp_path]), _job(tmp_path), None, jobs=4, cwd=tmp_path)
-    assert used == []
+    assert used == [1]
     _tree(tmp_path, {f"n{i}.py": "x = 1\n" for i in range(40)})
     run(Discovery(root=tmp_path).files([tmp_path]), _job(tmp_path), None, jobs=2, cwd=tmp_path)
-    assert used == [2]
+    assert used == [1, 2]
 
 
 def test_non_utf8_source_with_coding_cookie(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 The key of a configuration is the attnlint version, the enabled codes and the rule
 options, so changing any of them starts a fresh file. Within it, findings are stored by
-the hash of the file's bytes, without the path: a warm run reads each file, hashes it and
-looks it up, never touching libcst. Writes are atomic (temp file + ``os.replace``); an
-unreadable or corrupt cache is treated as empty.
+the hash of the path the rules saw and the file's bytes: a warm run reads each file,
+hashes it and looks it up, never touching libcst. Writes are atomic (temp file +
+``os.replace``); an unreadable, malformed or non-regular cache file is treated as empty
+and rewritten, and a malformed entry is a miss.
 """
 
 from __future__ import annotations
@@ -33,6 +34,55 @@ def content_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def entry_key(path: str, content: str) -> str:
+    """The key of one file's findings: its ``content_key`` *and* the path the rules saw.
+    Rules read the path (findings in ``tests/`` are dropped), so the same text in
+    ``train.py`` and in ``tests/test_train.py`` must not share an answer."""
+    text = f"{path}\0{content}".encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+def load_json(file: Path) -> Any:
+    """The JSON in ``file``, or None when it is missing, unreadable, not a regular file
+    (a FIFO would block), malformed or nested too deeply to decode."""
+    from attnlint.lint.safeio import read_regular
+
+    try:
+        return json.loads(read_regular(file))
+    except (OSError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+_INT_FIELDS = ("line", "column", "end_line", "end_column")
+
+
+def valid_entry(entry: object) -> bool:
+    """Whether a cached entry has the shape ``from_entry`` reads; anything else (a hand
+    edit, a torn or foreign file) is a cache miss, and the file is linted again."""
+    if not isinstance(entry, list):
+        return False
+    for item in entry:
+        if not isinstance(item, dict):
+            return False
+        if "when" in item:  # a pending finding: read by the project index
+            continue
+        if not (isinstance(item.get("code"), str) and isinstance(item.get("message"), str)):
+            return False
+        if not all(type(item.get(k)) is int and item[k] >= 0 for k in _INT_FIELDS):
+            return False
+        fix, cell = item.get("fix"), item.get("cell")
+        if fix is not None and not (
+            isinstance(fix, list)
+            and len(fix) == 2
+            and isinstance(fix[0], str)
+            and fix[1] in ("safe", "unsafe")
+        ):
+            return False
+        if cell is not None and type(cell) is not int:
+            return False
+    return True
+
+
 def config_key(codes: Iterable[str], options: Mapping[str, Any], check_syntax: bool) -> str:
     payload = json.dumps(
         {
@@ -59,6 +109,7 @@ def to_entry(diagnostics: Iterable[Diagnostic]) -> Entry:
             "end_line": d.end_line,
             "end_column": d.end_column,
             "fix": [d.fix.description, d.fix.applicability] if d.fix else None,
+            **({"cell": d.cell} if d.cell is not None else {}),  # a notebook's cell
         }
         for d in diagnostics
     ]
@@ -84,6 +135,7 @@ def from_entry(entry: Entry, path: str) -> list[Diagnostic]:
                 end_line=item["end_line"],
                 end_column=item["end_column"],
                 fix=Fix(fix[0], (), fix[1]) if fix else None,
+                cell=item.get("cell"),
             )
         )
     return out
@@ -97,24 +149,20 @@ class Cache:
         self.file = folder / f"{__version__}-{key}.json"
         self.entries: dict[str, Entry] = {}
         self.dirty = False
+        data = load_json(self.file)
+        if isinstance(data, dict):
+            self.entries = data  # entries are checked one by one in get()
+        elif data is not None or self.file.exists():
+            self.dirty = True  # rewrite a corrupt file even if nothing new is added
         # Function summaries of the project index, in a file of their own: a run whose
         # files have no pending finding never reads it.
         self.index_file = self.file.with_suffix(".index.json")
         self._summaries: dict[str, Any] | None = None
         self._index_dirty = False
-        try:
-            data = json.loads(self.file.read_bytes())
-        except (OSError, ValueError):
-            return
-        if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
-            self.entries = data
 
     def get_summary(self, key: str) -> Any | None:
         if self._summaries is None:
-            try:
-                data = json.loads(self.index_file.read_bytes())
-            except (OSError, ValueError):
-                data = {}
+            data = load_json(self.index_file)
             self._summaries = data if isinstance(data, dict) else {}
         return self._summaries.get(key)
 
@@ -125,7 +173,12 @@ class Cache:
             self._index_dirty = True
 
     def get(self, key: str) -> Entry | None:
-        return self.entries.get(key)
+        entry = self.entries.get(key)
+        if entry is None or valid_entry(entry):
+            return entry
+        del self.entries[key]  # a miss; the fresh result is put back under the same key
+        self.dirty = True
+        return None
 
     def put(self, key: str, entry: Entry) -> None:
         if self.entries.get(key) != entry:

@@ -1,4 +1,4 @@
-"""Which files to check: ``.py`` files under the given paths, minus excluded and ignored ones.
+"""Which files to check: ``.py`` and ``.ipynb`` files under the given paths, less excludes.
 
 Directories are pruned while walking (a virtualenv is never descended into), so the cost
 is proportional to the project, not to what sits beside it. Files named explicitly are
@@ -7,12 +7,16 @@ always checked: pre-commit passes file names and expects each of them to be lint
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pathspec
+
+from attnlint.lint.safeio import describe, kind_of, read_regular
 
 DEFAULT_EXCLUDE = (
     ".git",
@@ -42,11 +46,31 @@ DEFAULT_EXCLUDE = (
 
 
 class DiscoveryError(Exception):
-    """A path given on the command line that does not exist."""
+    """A path given on the command line that does not exist, or a bad exclude pattern."""
 
 
 def _spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+def bad_pattern(pattern: str) -> str | None:
+    """Why ``pattern`` is not a usable gitignore-style glob (``[z-a]``), or None."""
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except (re.error, ValueError, TypeError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def _usable_lines(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Lines pathspec can compile, and those it cannot. git accepts ``[z-a]`` and it
+    matches nothing; pathspec raises on it, so such a line is dropped (same outcome)."""
+    try:
+        pathspec.GitIgnoreSpec.from_lines(lines)
+    except (re.error, ValueError, TypeError):
+        bad = [line for line in lines if bad_pattern(line) is not None]
+        return [line for line in lines if line not in bad], bad
+    return lines, []
 
 
 @dataclass(slots=True)
@@ -77,38 +101,44 @@ class _Ignore:
         return self.spec.match_file(rel + "/" if is_dir else rel)
 
 
-def _read_gitignore(folder: Path) -> _Ignore | None:
-    file = folder / ".gitignore"
+def _read_gitignore(folder: Path, warnings: list[str] | None = None) -> _Ignore | None:
+    return _read_ignore_file(folder / ".gitignore", folder, warnings)
+
+
+def _read_ignore_file(file: Path, base: Path, warnings: list[str] | None) -> _Ignore | None:
     try:
-        lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        data = read_regular(file)
+    except FileNotFoundError:
         return None
-    return _Ignore(folder, lines)
+    except OSError as exc:
+        if warnings is not None and os.path.lexists(file):
+            warnings.append(f"{file}: ignored: {describe(exc)}")
+        return None
+    lines, bad = _usable_lines(data.decode("utf-8", errors="replace").splitlines())
+    if bad and warnings is not None:
+        warnings.append(f"{file}: pattern {bad[0]!r} is not a valid glob; it matches nothing")
+    return _Ignore(base, lines)
 
 
 def _git_root(folder: Path) -> Path | None:
     for parent in (folder, *folder.parents):
-        if (parent / ".git").exists():
+        if os.path.lexists(parent / ".git"):
             return parent
     return None
 
 
-def _ancestor_ignores(folder: Path) -> list[_Ignore]:
+def _ancestor_ignores(folder: Path, warnings: list[str] | None = None) -> list[_Ignore]:
     """``.gitignore`` files from the repository root down to ``folder`` (and info/exclude)."""
     root = _git_root(folder)
     if root is None:
         return []
     out: list[_Ignore] = []
-    exclude = root / ".git" / "info" / "exclude"
-    if exclude.is_file():
-        try:
-            lines = exclude.read_text(encoding="utf-8", errors="replace").splitlines()
-            out.append(_Ignore(root, lines))
-        except OSError:
-            pass
+    exclude = _read_ignore_file(root / ".git" / "info" / "exclude", root, warnings)
+    if exclude is not None:
+        out.append(exclude)
     chain = [folder, *folder.parents]
     for parent in reversed(chain[: chain.index(root) + 1]):
-        found = _read_gitignore(parent)
+        found = _read_gitignore(parent, warnings)
         if found is not None:
             out.append(found)
     # A folder named on the command line is checked even when it sits inside an ignored
@@ -125,12 +155,19 @@ class Discovery:
     exclude: Sequence[str] | None = None  # None: DEFAULT_EXCLUDE
     extend_exclude: Sequence[str] = ()
     respect_gitignore: bool = True
+    # Things skipped on the way (a FIFO named x.py, a symlink loop, an unreadable folder),
+    # one line each: the CLI prints them on stderr and goes on.
+    warnings: list[str] = field(default_factory=list)
     _names: pathspec.GitIgnoreSpec = field(init=False)
     _paths: pathspec.GitIgnoreSpec = field(init=False)
 
     def __post_init__(self) -> None:
         base = DEFAULT_EXCLUDE if self.exclude is None else tuple(self.exclude)
         patterns = [*base, *self.extend_exclude]
+        for pattern in patterns:
+            why = bad_pattern(pattern)
+            if why is not None:
+                raise DiscoveryError(f"exclude pattern {pattern!r} is not a valid glob: {why}")
         # As in .gitignore: a pattern with no slash but a trailing one matches a name at any
         # depth; one with a slash is anchored at the root. Names are tested only while
         # walking down from a given folder, so a `site-packages` *above* the folder being
@@ -155,12 +192,27 @@ class Discovery:
         seen: set[Path] = set()
         out: list[Path] = []
         for given in paths:
-            if not given.exists():
-                raise DiscoveryError(f"{given}: no such file or directory")
-            if given.is_dir():
-                found: Iterable[Path] = self._walk(given.resolve())
+            try:
+                mode = given.stat().st_mode
+            except OSError as exc:
+                if exc.errno == errno.ENOENT and not os.path.lexists(given):
+                    raise DiscoveryError(f"{given}: no such file or directory") from None
+                if exc.errno == errno.ENOENT:  # a dangling symlink: its read is the error
+                    found = [Path(os.path.abspath(given))]
+                    out.extend(p for p in found if p not in seen)
+                    seen.update(found)
+                    continue
+                what = "symlink loop" if exc.errno == errno.ELOOP else describe(exc)
+                self.warnings.append(f"{given}: skipped: {what}")
+                continue
+            kind = kind_of(mode)
+            if kind == "a folder":
+                found: Iterable[Path] = self._walk(Path(os.path.realpath(given)))
+            elif kind is None:
+                found = [Path(os.path.realpath(given))]  # named explicitly: always checked
             else:
-                found = [given.resolve()]  # named explicitly: always checked
+                self.warnings.append(f"{given}: skipped: {kind}, not a regular file")
+                continue
             for path in found:
                 if path not in seen:
                     seen.add(path)
@@ -168,13 +220,17 @@ class Discovery:
         return out
 
     def _walk(self, top: Path) -> Iterator[Path]:
-        ignores = _ancestor_ignores(top) if self.respect_gitignore else []
+        ignores = _ancestor_ignores(top, self.warnings) if self.respect_gitignore else []
         depth_ignores: dict[Path, list[_Ignore]] = {top: ignores}
-        for folder, dirs, files in os.walk(top):
+
+        def unreadable(exc: OSError) -> None:
+            self.warnings.append(f"{exc.filename}: folder skipped: {describe(exc)}")
+
+        for folder, dirs, files in os.walk(top, onerror=unreadable):
             here = Path(folder)
             active = depth_ignores.pop(here, [])
             if self.respect_gitignore and here != top:
-                own = _read_gitignore(here)
+                own = _read_gitignore(here, self.warnings)
                 if own is not None:
                     active = [*active, own]
             keep: list[str] = []
@@ -182,7 +238,7 @@ class Discovery:
                 sub = here / name
                 if (
                     self.excluded(sub, True)
-                    or (sub / "pyvenv.cfg").exists()  # a virtualenv under any name
+                    or _is_venv(sub)
                     or any(ig.ignores(sub, True) for ig in active)
                 ):
                     continue
@@ -190,9 +246,31 @@ class Discovery:
                 depth_ignores[sub] = active
             dirs[:] = keep
             for name in sorted(files):
-                if not name.endswith(".py"):
+                if not name.endswith((".py", ".ipynb")):  # notebooks: attnlint.lint.notebook
                     continue
                 path = here / name
                 if self.excluded(path, False) or any(ig.ignores(path, False) for ig in active):
                     continue
-                yield path
+                if self._regular(path):
+                    yield path
+
+    def _regular(self, path: Path) -> bool:
+        """A regular file (symlinks followed); anything else is skipped with a warning
+        and never opened: reading a FIFO would block the run for ever."""
+        try:
+            kind = kind_of(path.stat().st_mode)
+        except OSError as exc:
+            what = "symlink loop" if exc.errno == errno.ELOOP else describe(exc)
+            self.warnings.append(f"{path}: skipped: {what}")
+            return False
+        if kind is not None:
+            self.warnings.append(f"{path}: skipped: {kind}, not a regular file")
+        return kind is None
+
+
+def _is_venv(folder: Path) -> bool:
+    """A virtualenv under any name (an unreadable folder is not one: walking it warns)."""
+    try:
+        return os.path.lexists(folder / "pyvenv.cfg")
+    except OSError:
+        return False

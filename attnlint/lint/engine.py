@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -22,6 +23,9 @@ _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)
 NEWLINE = re.compile(r"\r\n|\r|\n")
 
 SYNTAX_CODE = "AL000"
+# A file CPython accepts that libcst cannot parse (or that nests beyond what the rules can
+# walk): not a syntax error, but its rules did not run.
+UNCHECKED_CODE = "AL001"
 
 
 def select_rules(select: Iterable[str] | None = None) -> list[type[Rule]]:
@@ -41,37 +45,79 @@ def _suppressed(line_text: str, code: str) -> bool:
     return codes is None or code in re.split(r"[\s,]+", codes.upper())
 
 
-def syntax_diagnostic(source: str, path: str, fallback: str | None = None) -> Diagnostic | None:
-    """AL000 for text Python cannot compile (None when it compiles and ``fallback`` is None).
+def syntax_diagnostic(source: str | bytes, path: str) -> Diagnostic | None:
+    """AL000 when CPython's full ``compile()`` rejects the text, else None.
 
-    Python's own message and position are clearer than libcst's, so they are preferred;
-    ``fallback`` is libcst's reason for code that Python accepts but libcst does not.
+    The full compile (symbol table and code generation, not only the grammar) also rejects
+    a module-level ``return``, duplicate arguments and unknown ``__future__`` features.
+    Given bytes, CPython decodes them itself (BOM, coding cookie), so decoding errors are
+    exactly its own. Warnings are silenced: they are not errors, and under ``-W error``
+    compile would turn an invalid escape's warning into a SyntaxError.
     """
     try:
-        compile(source, path, "exec", flags=_ONLY_AST, dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
+        what = (exc.msg or "invalid syntax").splitlines()[0]
+        if what.startswith("(unicode error)"):
+            what = what.removeprefix("(unicode error)").strip()
+            return _whole_file(f"cannot decode source: {what}", path)
         line = exc.lineno or 1
         column = exc.offset or 1
-        what = (exc.msg or "invalid syntax").splitlines()[0]
-        end_line = exc.end_lineno or line
+        end_line = max(exc.end_lineno or line, line)
         end_column = exc.end_offset or column
+        if end_line == line:
+            end_column = max(end_column, column)
         return Diagnostic(
-            SYNTAX_CODE, f"syntax error: {what}", path, line, column, end_line, end_column
+            SYNTAX_CODE,
+            f"syntax error: {what}",
+            path,
+            max(line, 1),
+            max(column, 1),
+            max(end_line, 1),
+            max(end_column, 1),
         )
-    except (ValueError, UnicodeError) as exc:  # null bytes, bad encoding declaration
-        return Diagnostic(SYNTAX_CODE, f"cannot read source: {exc}", path, 1, 1, 1, 1)
-    if fallback is None:
-        return None
-    return Diagnostic(SYNTAX_CODE, f"libcst cannot parse this file: {fallback}", path, 1, 1, 1, 1)
+    except RecursionError:
+        return _whole_file(_TOO_DEEP, path)
+    except MemoryError:
+        return _whole_file("too large or too deeply nested for CPython's compiler", path)
+    except (ValueError, UnicodeError, OverflowError) as exc:  # null bytes, bad encoding
+        return _whole_file(f"cannot read source: {_first_line(exc)}", path)
+    return None
 
 
-_ONLY_AST = 0x400  # ast.PyCF_ONLY_AST, without importing ast: compile checks syntax only
+_TOO_DEEP = "too deeply nested: CPython's compiler gives up (maximum recursion depth exceeded)"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _whole_file(message: str, path: str, code: str = SYNTAX_CODE) -> Diagnostic:
+    return Diagnostic(code, message, path, 1, 1, 1, 1)
+
+
+def unchecked_diagnostic(path: str, reason: str) -> Diagnostic:
+    """AL001: CPython compiles the file but attnlint could not read it, so no rule ran."""
+    return _whole_file(
+        f"valid Python that attnlint cannot analyse ({reason}); no rule checked this file",
+        path,
+        UNCHECKED_CODE,
+    )
 
 
 def _libcst_reason(exc: cst.ParserSyntaxError) -> str:
     text = exc.message.splitlines()[0] if exc.message else "syntax error"
     text = re.sub(r"^parser error:\s*", "", text)
+    text = text.split(": expected one of")[0]  # the token list says nothing to a user
+    text = f"libcst: {text}"
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+# libcst takes str; undecodable bytes CPython tolerates (in comments) arrive as U+FFFD.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -96,6 +142,28 @@ def analyse(
     check_syntax: bool = False,
     resolve: bool = True,
     index: bool = False,
+    data: bytes | None = None,
+) -> Analysis:
+    """Lint one text (see ``_analyse``); ``data``: the file's bytes, which CPython's
+    compile decodes itself. Nesting that CPython compiles but that is too deep for libcst
+    or for a rule's recursion is AL001, never an exception."""
+    try:
+        return _analyse(source, path, rules, options, check_syntax, resolve, index, data)
+    except RecursionError:
+        return Analysis(source, [unchecked_diagnostic(path, "nested too deeply")])
+    except MemoryError:
+        return Analysis(source, [unchecked_diagnostic(path, "out of memory")])
+
+
+def _analyse(
+    source: str,
+    path: str,
+    rules: Iterable[type[Rule]] | None,
+    options: Mapping[str, BaseModel] | None,
+    check_syntax: bool,
+    resolve: bool,
+    index: bool,
+    data: bytes | None,
 ) -> Analysis:
     """Lint one text. ``check_syntax`` also compiles files that no rule could fire on,
     so that a broken file is AL000 even when libcst never needed to read it.
@@ -106,17 +174,20 @@ def analyse(
     """
     rules = list(rules) if rules is not None else select_rules()
     active = [rule for rule in rules if any(t in source for t in rule.triggers)]
+    compiled = data if data is not None else source
     if not active and not index:
-        broken = syntax_diagnostic(source, path) if check_syntax else None
+        broken = syntax_diagnostic(compiled, path) if check_syntax else None
         return Analysis(source, [broken] if broken else [])
+    # compile() first, always: it is the judge of AL000, and it turns away the over-deep
+    # input that would send libcst's native parser into a stack overflow.
+    broken = syntax_diagnostic(compiled, path)
+    if broken is not None:
+        return Analysis(source, [broken])
+    text = _LONE_SURROGATE.sub("\ufffd", source)
     try:
-        module = cst.parse_module(source)
+        module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        broken = syntax_diagnostic(source, path, fallback=_libcst_reason(exc))
-        return Analysis(source, [broken] if broken else [])
-    except RecursionError:
-        broken = syntax_diagnostic(source, path, fallback="nesting too deep")
-        return Analysis(source, [broken] if broken else [])
+        return Analysis(source, [unchecked_diagnostic(path, _libcst_reason(exc))])
     context = RuleContext.for_module(path, source, module)
     options = options or {}
     # The indexer goes first: a rule's visit_FunctionDef finds the function's summary.

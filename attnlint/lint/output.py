@@ -20,13 +20,15 @@ from attnlint.lint.pages import rule_page
 FORMATS = ("full", "concise", "json", "sarif", "github")
 SYNTAX_NAME = "syntax-error"
 SYNTAX_SUMMARY = "the file does not parse"
+UNCHECKED_NAME = "unchecked-file"
+UNCHECKED_SUMMARY = "valid Python that attnlint could not analyse: no rule ran on it"
 
 
 def rule_catalogue() -> dict[str, tuple[str, str]]:
     """code -> (name, summary), AL000 included."""
     from attnlint.lint.rules import all_rules
 
-    out = {"AL000": (SYNTAX_NAME, SYNTAX_SUMMARY)}
+    out = {"AL000": (SYNTAX_NAME, SYNTAX_SUMMARY), "AL001": (UNCHECKED_NAME, UNCHECKED_SUMMARY)}
     out.update({code: (rule.name, rule.summary) for code, rule in all_rules().items()})
     return out
 

@@ -1,26 +1,31 @@
-"""Many files through the engine: cache look-up, then a process pool for what is left.
+"""Many files through the engine: cache look-up, then worker processes for what is left.
 
 The parent reads and hashes every file (that is all a warm run does); files missing from
-the cache are linted, fixed or diffed in worker processes when there are enough of them
-to pay for the pool, else in this process. Workers get the enabled codes and option
+the cache are linted, fixed or diffed in supervised worker processes (one, or more when
+there are enough files to pay for them), never in the parent: a crash of libcst's native
+parser costs that one file (AL001), not the run. Workers get the enabled codes and option
 values, never rule objects, so the work item is a path and the answer is plain data.
 """
 
 from __future__ import annotations
 
-import contextlib
-import difflib
-import multiprocessing
 import os
-import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from attnlint.lint.cache import Cache, Entry, config_key, content_key, from_entry, to_entry
+from attnlint.lint.cache import (
+    Cache,
+    Entry,
+    config_key,
+    content_key,
+    entry_key,
+    from_entry,
+    to_entry,
+)
 from attnlint.lint.diagnostic import Diagnostic
+from attnlint.lint.safeio import describe, read_regular
 
 Mode = Literal["check", "fix", "diff"]
 
@@ -85,6 +90,7 @@ class FileResult:
     applied: int = 0
     diff: str = ""
     error: str | None = None
+    trace: str = ""  # the traceback of an internal error, shown with --verbose
     summary: dict[str, Any] | None = None  # the project index's summary, when parsed
     decided: list[Diagnostic] = field(default_factory=list)  # pending findings that held
 
@@ -121,59 +127,62 @@ def _setup(job: Job) -> None:
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """Text and the encoding to write it back with (PEP 263 cookies honoured)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
+    """Text and the encoding to write it back with, chosen as CPython chooses: a BOM, else
+    a PEP 263 cookie (even when the bytes would also decode as UTF-8), else UTF-8.
+    SyntaxError for a bad cookie; UnicodeDecodeError for bytes that do not decode."""
+    import io
+    import tokenize
+
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return data.decode(encoding), encoding
+
+
+def decode_tolerant(data: bytes) -> tuple[str, str, bool]:
+    """``decode``, but bytes that do not decode become U+FFFD (CPython compiles such bytes
+    in a comment); the flag says so, and a fix is then never written back."""
+    import io
+    import tokenize
+
     try:
-        return data.decode("utf-8"), "utf-8"
+        return (*decode(data), False)
     except UnicodeDecodeError:
-        import io
-        import tokenize
-
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return data.decode(encoding), encoding
-
-
-def write_atomic(path: Path, text: str, encoding: str) -> None:
-    """Temp file in the same folder, then ``os.replace``: a reader never sees half a file."""
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode(encoding))
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        return data.decode(encoding, errors="replace"), encoding, True
 
 
 def process(item: tuple[Path, str]) -> FileResult:
     """Lint (or fix, or diff) one file. Runs in a worker or in the parent."""
     from attnlint.lint.engine import analyse
-    from attnlint.lint.fixer import apply_fixes
+    from attnlint.lint.fixer import WriteError, apply_fixes, unified_diff, write_into
 
     assert _state is not None
     path, display = item
     rules, options, job = _state
     result = FileResult(path, display)
     try:
-        data = path.read_bytes()
-        source, encoding = decode(data)
+        data = read_regular(path)
+        if path.suffix == ".ipynb":
+            from attnlint.lint import notebook
+
+            return notebook.process(result, data, job, rules, options)
+        source, encoding, lossy = decode_tolerant(data)
     except OSError as exc:
-        result.error = f"{display}: cannot read: {exc.strerror or exc}"
+        result.error = f"{display}: cannot read: {describe(exc)}"
         return result
     except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
         # Python could not read it either: a finding on the file, not a failure of the run.
+        from attnlint.lint.engine import syntax_diagnostic
+
         result.key = content_key(data)
         what = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        broken = Diagnostic("AL000", f"cannot decode source: {what}", display, 1, 1, 1, 1)
+        broken = syntax_diagnostic(data, display) or Diagnostic(
+            "AL000", f"cannot decode source: {what}", display, 1, 1, 1, 1
+        )
         result.entry = to_entry([broken]) if "AL000" in job.codes else []
         return result
     result.key = content_key(data)
-    if job.mode == "check":
-        found = analyse(source, display, rules, options, job.check_syntax, resolve=False)
+    if job.mode == "check" or lossy:
+        found = analyse(source, display, rules, options, job.check_syntax, resolve=False, data=data)
         _keep(result, found)
         return result
     ignored = job.per_file.codes_for(path)
@@ -181,23 +190,19 @@ def process(item: tuple[Path, str]) -> FileResult:
     fixed = apply_fixes(source, display, file_rules, options, unsafe=job.unsafe)
     result.applied = fixed.applied
     if fixed.source != source and job.mode == "diff":
-        result.diff = "".join(
-            difflib.unified_diff(
-                source.splitlines(keepends=True),
-                fixed.source.splitlines(keepends=True),
-                fromfile=display,
-                tofile=display,
-            )
-        )
+        result.diff = unified_diff(source, fixed.source, display)
         found = analyse(source, display, rules, options, job.check_syntax, resolve=False)
         _keep(result, found)
         return result
     if fixed.source != source:
         try:
-            write_atomic(path, fixed.source, encoding)
-        except OSError as exc:
-            result.error = f"{display}: cannot write: {exc.strerror or exc}"
+            write_into(path, fixed.source.encode(encoding), data)
+        except WriteError as exc:
+            # Reported, with the findings of the file as it still is.
+            result.error = f"{display}: {exc}"
             result.applied = 0
+            found = analyse(source, display, rules, options, job.check_syntax, resolve=False)
+            _keep(result, found)
             return result
         result.key = content_key(fixed.source.encode(encoding))
     # Remaining findings for the file as it now is, with every rule (the cache stores the
@@ -218,12 +223,6 @@ def _display(path: Path, cwd: Path) -> str:
         return path.relative_to(cwd).as_posix()
     except ValueError:
         return str(path)
-
-
-def _pool_context() -> Any:
-    # fork shares the already-imported rules and libcst with the workers for free.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def run(
@@ -253,14 +252,14 @@ def run(
             todo.append((path, display))
             continue
         try:
-            data = path.read_bytes()
+            data = read_regular(path)
         except OSError as exc:
-            done.append(FileResult(path, display, error=f"{display}: cannot read: {exc.strerror}"))
+            done.append(FileResult(path, display, error=f"{display}: cannot read: {describe(exc)}"))
             continue
         key = content_key(data)
-        entry = cache.get(key)
+        entry = cache.get(entry_key(display, key))
         # A cached fixable finding has no edits: --fix / --diff must lint the file again.
-        if entry is not None and (job.mode == "check" or not any(e["fix"] for e in entry)):
+        if entry is not None and (job.mode == "check" or not any(e.get("fix") for e in entry)):
             done.append(FileResult(path, display, key, entry))
             cached += 1
         else:
@@ -269,7 +268,7 @@ def run(
     if cache is not None:
         for result in done:
             if result.key is not None and result.error is None:
-                cache.put(result.key, result.entry)
+                cache.put(entry_key(result.display, result.key), result.entry)
                 if result.summary is not None:
                     cache.put_summary(result.key, result.summary)
     from attnlint.lint.resolve import decide_pending
@@ -281,16 +280,32 @@ def run(
 
 
 def _run_todo(todo: list[tuple[Path, str]], job: Job, jobs: int | None) -> list[FileResult]:
+    from attnlint.lint.workers import Supervisor
+
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     workers = min(workers, max(1, len(todo) // MIN_FILES_PER_WORKER))
-    if workers == 1:
-        _setup(job)
-        return [process(item) for item in todo]
     chunk = max(1, min(32, len(todo) // (workers * 8)))
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=_pool_context(), initializer=_setup, initargs=(job,)
-    ) as pool:
-        return list(pool.map(process, todo, chunksize=chunk))
+    supervisor: Supervisor[tuple[Path, str], FileResult] = Supervisor(
+        process, _setup, job, _internal_error, _crashed, workers, chunk
+    )
+    return supervisor.run(todo)
+
+
+def _internal_error(item: tuple[Path, str], failure: tuple[str, str]) -> FileResult:
+    path, display = item
+    what, trace = failure
+    error = f"{display}: internal error: {what} (run with --verbose for the traceback)"
+    return FileResult(path, display, error=error, trace=trace)
+
+
+def _crashed(item: tuple[Path, str], why: str) -> FileResult:
+    """The worker died on this file (libcst's native parser, most likely): the file is
+    valid Python for all we know (compile() ran first), so it is AL001, not AL000."""
+    from attnlint.lint.engine import unchecked_diagnostic
+
+    path, display = item
+    found = unchecked_diagnostic(display, f"the parser crashed: {why}")
+    return FileResult(path, display, entry=to_entry([found]))
 
 
 def _collect(results: list[FileResult], job: Job, cached: int) -> RunResult:
@@ -299,8 +314,7 @@ def _collect(results: list[FileResult], job: Job, cached: int) -> RunResult:
     out = RunResult(results, diagnostics, cached=cached)
     for result in results:
         if result.error is not None:
-            out.errors.append(result.error)
-            continue
+            out.errors.append(result.error)  # an unwritable file keeps its findings
         out.applied += result.applied
         if result.diff:
             out.diffs.append(result.diff)
