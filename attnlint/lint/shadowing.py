@@ -1,0 +1,119 @@
+"""Which name a fix may write to reach a module: resolved in the scope it writes into.
+
+The engine's import map ignores scoping on purpose (rules read code; a shadowed alias is
+rare). A fix writes code, and ``torch.finfo(...)`` inside ``def f(torch): ...`` or in a
+function of a module that imports torch only inside another function would raise, so a
+fix asks here first: the alias must be bound to the module by an import the scope sees,
+and by nothing else in that scope or the functions around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import libcst as cst
+
+from attnlint.lint.helpers import assigned_names
+
+Scope = cst.Module | cst.FunctionDef
+
+
+def module_alias(
+    module: cst.Module,
+    imports: Mapping[str, str],
+    scopes: Iterable[Scope],
+    target: str = "torch",
+) -> str | None:
+    """A local name bound to module ``target`` wherever ``scopes`` (innermost first, the
+    module included or not) can see it; None when every alias is shadowed or unseen."""
+    functions = [s for s in scopes if isinstance(s, cst.FunctionDef)]
+    for alias in (local for local, full in imports.items() if full == target):
+        places = [module, *functions]
+        imported = any(_imports(place, alias, target) for place in places)
+        if imported and not any(_binds_otherwise(place, alias, target) for place in places):
+            return alias
+    return None
+
+
+def _own_statements(scope: Scope) -> Iterator[cst.CSTNode]:
+    """Every node of ``scope`` outside nested functions, classes and lambdas (their names
+    are bound in ``scope``, their bodies are not), imports not opened up."""
+    if isinstance(scope, cst.Module):
+        stack: list[cst.CSTNode] = list(scope.body)
+    else:
+        body = scope.body.body
+        stack = [scope.params, *(body if isinstance(body, Sequence) else [])]
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _OWN_SCOPE):
+            stack.extend(node.children)
+
+
+_OWN_SCOPE = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportFrom)
+
+
+def _imports(scope: Scope, alias: str, target: str) -> bool:
+    for node in _own_statements(scope):
+        if isinstance(node, cst.Import):
+            for name in node.names:
+                if _import_binds(name) == alias and _dotted(name.name) == target:
+                    return True
+    return False
+
+
+def _import_binds(name: cst.ImportAlias) -> str | None:
+    if name.asname is not None:
+        return name.asname.name.value if isinstance(name.asname.name, cst.Name) else None
+    return _dotted(name.name).split(".", 1)[0]
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _binds_otherwise(scope: Scope, alias: str, target: str) -> bool:
+    """Whether ``alias`` gets a value in ``scope`` other than by ``import target``."""
+    return any(alias in _bound(node, target) for node in _own_statements(scope))
+
+
+def _bound(node: cst.CSTNode, target: str) -> list[str]:
+    """Names ``node`` binds in its scope (an ``import target [as x]`` excluded)."""
+    if isinstance(node, cst.Param):
+        return [node.name.value]
+    if isinstance(node, cst.FunctionDef | cst.ClassDef):
+        return [node.name.value]
+    if isinstance(node, cst.AssignTarget):
+        return _targets(node.target)
+    if isinstance(node, cst.AugAssign | cst.AnnAssign):
+        return _targets(node.target)
+    if isinstance(node, cst.For | cst.CompFor):
+        return _targets(node.target)
+    if isinstance(node, cst.NamedExpr):
+        return _targets(node.target)
+    if isinstance(node, cst.AsName):
+        return _targets(node.name)  # with ... as x, except E as x
+    if isinstance(node, cst.Global | cst.Nonlocal):
+        return [item.name.value for item in node.names]
+    if isinstance(node, cst.Del):
+        return _targets(node.target)
+    if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+        return [b for b in (_import_binds(n) for n in node.names) if b is not None]
+    if isinstance(node, cst.ImportFrom):
+        return ["*"]
+    if isinstance(node, cst.Import):
+        return [
+            b
+            for n in node.names
+            if _dotted(n.name) != target and (b := _import_binds(n)) is not None
+        ]
+    return []
+
+
+def _targets(node: cst.CSTNode) -> list[str]:
+    """Plain names bound by a target (``self.x = ...`` and ``a[i] = ...`` bind none)."""
+    return assigned_names(node) if isinstance(node, cst.BaseExpression) else []
