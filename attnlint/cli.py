@@ -7,6 +7,8 @@ every commit. Each sub-command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +37,7 @@ def _codes(text: str) -> list[str]:
     return [part.strip().upper() for part in text.split(",") if part.strip()]
 
 
-OWN_COMMANDS = ("check", "rule", "rules")
+OWN_COMMANDS = ("check", "rule", "rules", "docs")
 
 
 def build_parser(with_report: bool = True) -> argparse.ArgumentParser:
@@ -73,6 +75,14 @@ def build_parser(with_report: bool = True) -> argparse.ArgumentParser:
     rule = sub.add_parser("rule", help="show a rule's page")
     rule.add_argument("code")
     rule.set_defaults(handler=_rule)
+
+    docs = sub.add_parser(
+        "docs",
+        help="show a guide (attention-collapse, guard, integrations, linting, ...)",
+        description="Show one of attnlint's guides in the terminal; without NAME, list them.",
+    )
+    docs.add_argument("name", nargs="?", metavar="NAME", help="a guide, e.g. attention-collapse")
+    docs.set_defaults(handler=_docs)
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--output-format", choices=("table", "json"), default="table")
@@ -183,8 +193,47 @@ def _rule(args: argparse.Namespace) -> int:
     page = rule_page(code)
     if page is None:
         raise UsageError(f"no page for {code}: the rule catalogue is not installed")
-    sys.stdout.write(page if page.endswith("\n") else page + "\n")
+    _show(page)
     return EXIT_CLEAN
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from attnlint.lint.pages import guide, guides
+
+    known = guides()
+    if not known:
+        raise UsageError("the guides are not installed with this copy of attnlint")
+    if args.name is None:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="attnlint guides: attnlint docs NAME", title_justify="left")
+        table.add_column("NAME", no_wrap=True)
+        table.add_column("about")
+        for name, title in known.items():
+            table.add_row(name, title)
+        Console(highlight=False).print(table)
+        return EXIT_CLEAN
+    if re.fullmatch(r"AL\d{3}", args.name.upper()):
+        return _rule(argparse.Namespace(code=args.name))
+    text = guide(args.name)
+    if text is None:
+        raise UsageError(f"unknown guide {args.name!r} (guides: {', '.join(known)})")
+    _show(text)
+    return EXIT_CLEAN
+
+
+def _show(page: str) -> None:
+    """A page rendered for the terminal (headings, tables, code), without test markers."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from attnlint.lint.pages import for_reading
+
+    console = Console(highlight=False)
+    if not console.is_terminal and console.width == 80 and "COLUMNS" not in os.environ:
+        console.width = 100  # piped: rich would assume 80 columns and wrap the tables early
+    console.print(Markdown(for_reading(page), code_theme="ansi_dark", hyperlinks=False))
 
 
 def _rules(args: argparse.Namespace) -> int:

@@ -192,7 +192,7 @@ def test_rule_page_and_catalogue(capsys) -> None:
     assert all(set(row) == {"code", "name", "summary", "fixable"} for row in rows)
     code, out, _ = run(capsys, "rule", "al101")
     assert code == 0
-    assert out.startswith("# AL101: hardcoded-learning-rate")
+    assert out.lstrip().startswith("AL101: hardcoded-learning-rate")  # rendered, not markdown
 
 
 def test_rules_table_lists_codes(capsys) -> None:

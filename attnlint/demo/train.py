@@ -12,7 +12,10 @@ the collapse alone.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,26 +74,44 @@ def train(
     losses: list[float] = []
     clipped = 0
     batches = data.batches(batch_size, torch.Generator().manual_seed(seed))
-    try:
-        for _ in range(steps):
-            batch = next(batches)
-            scores = guard(batch.x, batch.player_mask, batch.team_mask)
-            guard.check_scores(scores)
-            guard.check_relevance(batch.rel, mask=batch.team_mask)
-            loss = listmle_loss(scores, batch.rel, batch.team_mask)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            guard.record_grad_norms()  # before clipping: what the clip is about to hide
-            total = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=variant.clip_norm)
-            clipped += int(total > variant.clip_norm)  # AL103: a clip nobody counts hides a lot
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            guard.step(loss=losses[-1])
-    finally:
-        guard.close()
+    with _quiet_guard_log():
+        try:
+            for _ in range(steps):
+                batch = next(batches)
+                scores = guard(batch.x, batch.player_mask, batch.team_mask)
+                guard.check_scores(scores)
+                guard.check_relevance(batch.rel, mask=batch.team_mask)
+                loss = listmle_loss(scores, batch.rel, batch.team_mask)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                guard.record_grad_norms()  # before clipping: what the clip is about to hide
+                total = torch.nn.utils.clip_grad_norm_(
+                    model.parameters(), max_norm=variant.clip_norm
+                )
+                clipped += int(total > variant.clip_norm)  # AL103: a clip nobody counts hides a lot
+                optimizer.step()
+                losses.append(float(loss.detach()))
+                guard.step(loss=losses[-1])
+        finally:
+            guard.close()
     if clipped:
         print(f"{variant.name} run: gradients clipped on {clipped} of {steps} steps")
     return losses
+
+
+@contextlib.contextmanager
+def _quiet_guard_log() -> Iterator[None]:
+    """Keep the guard's log lines off stderr during the demo: the report printed after each
+    run lists every violation, grouped, and a log line per violation before it is noise."""
+    guard_log = logging.getLogger("attnlint.guard")
+    handler, propagate = logging.NullHandler(), guard_log.propagate
+    guard_log.addHandler(handler)
+    guard_log.propagate = False
+    try:
+        yield
+    finally:
+        guard_log.removeHandler(handler)
+        guard_log.propagate = propagate
 
 
 def run_demo(
@@ -152,5 +173,5 @@ def _run(
             console.print(f"wrote {png}")
     console.rule("verdict")
     for line in verdicts:
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(line, highlight=False)
     return status

@@ -34,8 +34,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "plot",
         help="draw the 3x2 attention diagnostics grid from a run log",
-        description="Draw seed 003's 3x2 grid (entropy, effective rank, top-k, max row "
-        "weight, column entropy / max column sum, residual ratio) with healthy bands shaded.",
+        description="Draw the 3x2 grid of per-layer attention diagnostics (entropy, effective "
+        "rank, top-k mass, max row weight, column entropy / max column sum, residual update "
+        "ratio) with the healthy bands shaded and the steps with violations or NaN marked.",
     )
     p.add_argument("run_log", metavar="RUN.jsonl", help="run log written by the guard")
     p.add_argument("-o", "--output", required=True, metavar="PNG", help="image file to write")

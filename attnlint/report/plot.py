@@ -1,14 +1,14 @@
-"""``attnlint plot``: seed 003's 3x2 grid of attention diagnostics, from a run log.
+"""``attnlint plot``: the 3x2 grid of per-layer attention diagnostics, from a run log.
 
 matplotlib is an optional extra: this module imports it, so import this module lazily
 (``attnlint.report.commands`` does). The Agg backend is selected here: the plot is always
 written to a file, never shown.
 
-Two layouts. With two or more attention sites the x axis is the site (layer), as in seed
-003, with one line per sampled step (at most eight, evenly spaced) and the last step drawn
-bold. With a single site (the reference DeepSetRank has one) a per-layer axis would hold
-one point, so the x axis becomes the training step instead; ``x="layer"`` forces the seed's
-layout either way.
+Two layouts. With two or more attention sites the x axis is the site (layer), with one
+line per sampled step (at most eight, evenly spaced) and the last step drawn bold. With a
+single site (the reference DeepSetRank has one) a per-layer axis would hold one point, so
+the x axis becomes the training step instead; ``x="layer"`` forces the per-layer layout
+either way. NaN/inf steps (loss or scores) are marked: a NaN statistic draws no point.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from matplotlib import pyplot as plt
 from attnlint.records import StepReport
 from attnlint.report.ranges import ATTENTION, Band, attention_bands
 from attnlint.report.runlog import RunLog
+from attnlint.report.summary import nonfinite_steps
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 XMode = Literal["layer", "step"]
 
-# Seed 003's colour scheme.
+# One colour per diagnostic, the same in every plot.
 COLORS = {
     "entropy": "#7191A9",
     "effective_rank": "#B73C39",
@@ -48,6 +49,7 @@ COLORS = {
 }
 BAND_COLOR = "#4CAF50"
 VIOLATION_COLOR = "#D62728"
+NONFINITE_COLOR = "#7B1FA2"
 MAX_LINES = 8
 
 
@@ -73,13 +75,18 @@ def build_figure(log: RunLog, step: int | None = None, x: XMode | None = None) -
     bands = attention_bands(log.header)
 
     fig, axes = plt.subplots(3, 2, figsize=(13, 11), layout="constrained")
-    panels = _Panels(fig, axes.ravel().tolist(), sites, steps, mode, bands)
+    shown = {s.step for s in steps}
+    sampled = [s for s in log.steps if s.sampled]
+    nonfinite = [n for n in nonfinite_steps(sampled) if n in shown or mode == "step"]
+    panels = _Panels(fig, axes.ravel().tolist(), sites, steps, mode, bands, nonfinite)
     panels.draw()
     n_viol = sum(len(s.violations) for s in steps)
     where = (
         f"step {steps[-1].step}" if len(steps) == 1 else f"steps {steps[0].step}..{steps[-1].step}"
     )
-    status = f"{n_viol} violations" if n_viol else "no violations"
+    status = f"{n_viol} violation{'' if n_viol == 1 else 's'}" if n_viol else "no violations"
+    if nonfinite:
+        status += f" · NaN/inf from step {nonfinite[0]}"
     fig.suptitle(
         f"attention diagnostics: {log.name} · {where} · {status}",
         fontsize=14,
@@ -111,9 +118,10 @@ class _Panels:
         steps: list[StepReport],
         mode: XMode,
         bands: dict[str, Band],
+        nonfinite: Sequence[int] = (),
     ) -> None:
         self.fig, self.axes, self.sites, self.steps = fig, axes, sites, steps
-        self.mode, self.bands = mode, bands
+        self.mode, self.bands, self.nonfinite = mode, bands, list(nonfinite)
 
     def draw(self) -> None:
         ax_ent, ax_rank, ax_topk, ax_row, ax_col, ax_res = self.axes
@@ -188,6 +196,16 @@ class _Panels:
             ax_ent.legend(fontsize=8, loc="best", title="sampled step")
         elif self.mode == "step" and len(self.sites) > 1:
             ax_ent.legend(fontsize=8, loc="best", title="site")
+        if self.nonfinite and self.mode == "step":
+            ax_ent.text(
+                0.01,
+                0.03,
+                f"dotted: NaN/inf loss or scores ({_steps_text(self.nonfinite)})",
+                transform=ax_ent.transAxes,
+                fontsize=8,
+                color=NONFINITE_COLOR,
+                va="bottom",
+            )
         if any(s.violations for s in self.steps):
             ax_row.text(
                 0.01,
@@ -306,6 +324,9 @@ class _Panels:
                 if site in bad_sites:
                     ax.axvspan(i - 0.2, i + 0.2, color=VIOLATION_COLOR, alpha=0.12, zorder=0)
             return
+        for n in self.nonfinite:
+            line = ax.axvline(n, color=NONFINITE_COLOR, ls=":", lw=1.4, zorder=1)
+            line.set_gid("nonfinite-step")
         xs = [s.step for s in self.steps]
         flags = [bool(s.violations) for s in self.steps]
         i = 0
@@ -321,6 +342,10 @@ class _Panels:
             right = (xs[j + 1] - xs[j]) / 2 if j + 1 < len(xs) else 0.5
             ax.axvspan(xs[i] - left, xs[j] + right, color=VIOLATION_COLOR, alpha=0.08, zorder=0)
             i = j + 1
+
+
+def _steps_text(steps: Sequence[int]) -> str:
+    return f"step {steps[0]}" if len(steps) == 1 else f"{len(steps)} steps, {steps[0]}..{steps[-1]}"
 
 
 def _value(rep: StepReport, site: str, stat: str) -> float:

@@ -1,6 +1,6 @@
 """Healthy ranges shown beside the values in ``attnlint report`` and shaded in the plot.
 
-Where seed 003 gives a range (max row weight 0.1-0.5, residual ratio 0.1-1.0) it is shown
+Where practice gives a range (max row weight 0.1-0.5, residual ratio 0.1-1.0) it is shown
 as a rule of thumb: shaded, never flagged, since it depends on the set size and the task.
 Attention mass follows from its definition (softmax rows sum to 1). The entropy and mass
 bounds are the guard's own thresholds when the run log's header carries them. Statistics
@@ -21,7 +21,7 @@ class Band:
     high: float | None = None
     note: str = ""
     high_from_step: int = 0  # the upper bound applies from this step (the guard's warm-up)
-    # A rule of thumb (seed 003's ranges), not a check: shown and shaded, never flagged,
+    # A rule of thumb, not a check: shown and shaded, never flagged,
     # because the right value depends on the set size and the task.
     advisory: bool = False
 

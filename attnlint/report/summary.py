@@ -2,18 +2,20 @@
 
 Order follows what a person needs first: the verdict and violations, the chain diagnosis,
 then each attention site over time with its healthy range, then batch statistics and
-gradient norms (the seed investigation's hand-written logs).
+gradient norms (what one would otherwise log by hand).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -29,22 +31,64 @@ def select_steps(log: RunLog, last: int | None = None) -> list[StepReport]:
     return steps[-last:] if last else steps
 
 
+def losses(steps: Sequence[StepReport]) -> list[float | None]:
+    """Each step's loss; NaN/inf where the run log says it was not finite (the log writes
+    such a loss as null and keeps its text in ``loss_nonfinite``)."""
+    out: list[float | None] = []
+    for s in steps:
+        text = getattr(s, "loss_nonfinite", None)
+        out.append(float(text) if isinstance(text, str) and s.loss is None else s.loss)
+    return out
+
+
+def nonfinite_steps(steps: Sequence[StepReport]) -> list[int]:
+    """Steps whose loss was NaN/inf or that reported non-finite scores."""
+    return [
+        s.step
+        for s, loss in zip(steps, losses(steps), strict=True)
+        if (loss is not None and not math.isfinite(loss))
+        or any(v.check == "finite_scores" for v in s.violations)
+    ]
+
+
+def loss_trend(steps: Sequence[StepReport]) -> str:
+    """``loss 8.884 -> 2.675``; a last loss that is not finite is named as such."""
+    values = losses(steps)
+    known = [(s.step, v) for s, v in zip(steps, values, strict=True) if v is not None]
+    if len(known) < 2:
+        return ""
+    (_, first), (last_step, last) = known[0], known[-1]
+    text = f"loss {_fmt(first)} -> {_fmt(last)}"
+    if not math.isfinite(last):
+        finite = [(k, v) for k, v in known if math.isfinite(v)]
+        bad_from = next(k for k, v in known if not math.isfinite(v))
+        text += f" (not finite from step {bad_from}"
+        text += f"; last finite {_fmt(finite[-1][1])} at step {finite[-1][0]})" if finite else ")"
+    elif values[-1] is None:
+        text += f" (step {last_step}; no loss recorded after it)"
+    return text
+
+
 def verdict(log: RunLog, steps: Sequence[StepReport] | None = None) -> str:
     """One line: is this run healthy, and if not, what broke first and where."""
     steps = list(steps if steps is not None else select_steps(log))
     if not steps:
         return f"{log.name}: no sampled steps in the run log"
-    losses = [s.loss for s in steps if s.loss is not None]
-    loss = f"; loss {losses[0]:.4g} -> {losses[-1]:.4g}" if len(losses) >= 2 else ""
+    trend = loss_trend(steps)
+    loss = f"; {trend}" if trend else ""
     violations = [v for s in steps for v in s.violations]
     if not violations:
         return f"{log.name}: no violations in {len(steps)} sampled steps{loss}"
     first = min(violations, key=lambda v: v.step)
     checks = sorted({v.check for v in violations})
     return (
-        f"{log.name}: {len(violations)} violations ({', '.join(checks)}); first "
+        f"{log.name}: {_count(len(violations), 'violation')} ({', '.join(checks)}); first "
         f"{first.check} at {first.site} on step {first.step}{loss}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def render(
@@ -90,7 +134,7 @@ def render(
             if any(_get(s.batch, stat) is not None for s in steps)
         }
         extra = {
-            "loss": [s.loss for s in steps],
+            "loss": losses(steps),
             "output_variance": [s.output_variance for s in steps],
         }
         rows.update({k: v for k, v in extra.items() if any(x is not None for x in v)})
@@ -147,8 +191,13 @@ def _thin(values: Sequence[Any], width: int = 24) -> list[Any]:
     return [values[i] for i in sorted(idx)]
 
 
-def _picks(n: int) -> list[int]:
-    return sorted({0, n // 2, n - 1})
+def _picks(n: int, narrow: bool) -> list[int]:
+    # At 80 columns three value columns leave no room for the names and the trend.
+    return sorted({0, n - 1} if narrow else {0, n // 2, n - 1})
+
+
+NARROW = 100  # below this many columns the tables show the first and last step only
+_CHROME = 3  # per column: a border and one space of padding either side
 
 
 def _series_table(
@@ -159,61 +208,106 @@ def _series_table(
     bands: Mapping[str, Band],
     tbox: box.Box,
 ) -> None:
+    """Statistic names and values never wrap or shrink (a cut name or a split number is
+    misread); the healthy-range notes wrap on words; the trend gets the columns left."""
     if not rows:
         return
-    picks = _picks(len(steps))
+    picks = _picks(len(steps), console.width < NARROW)
+    notes = {stat: bands.get(stat, Band()).text() for stat in rows}
+    cells = {
+        stat: [(_fmt(values[i]), bands.get(stat, Band()).contains(values[i], steps[i].step))
+               for i in picks]
+        for stat, values in rows.items()
+    }  # fmt: skip
+    name_width = max(len("statistic"), *(len(stat) for stat in rows))
+    note_words = [len(word) for note in notes.values() for word in note.split()]
+    show_notes = bool(note_words)
+    note_width = max([len("healthy"), *note_words]) if show_notes else 0
+    value_widths = [
+        max(len(f"step {steps[i].step}"), *(len(cells[s][k][0]) + 1 for s in rows))
+        for k, i in enumerate(picks)
+    ]
+    columns = 2 + len(picks) + show_notes
+    fixed = name_width + note_width + sum(value_widths) + _CHROME * columns + 1
+    most = 12 if console.width < NARROW else 24  # at 80 columns the notes need the room more
+    trend_width = max(6, min(most, console.width - fixed))
+    # the notes take any room the trend does not need, so they wrap less
+    note_room = max(note_width, console.width - (fixed - note_width) - trend_width)
+    longest_note = max((len(n) for n in notes.values()), default=0)
+
     table = Table(title=title, title_justify="left", box=tbox, title_style="bold")
-    table.add_column("statistic")
-    table.add_column("healthy", style="dim")
-    for i in picks:
-        table.add_column(f"step {steps[i].step}", justify="right")
-    table.add_column("trend")
+    table.add_column("statistic", no_wrap=True, min_width=name_width)
+    if show_notes:
+        table.add_column(
+            "healthy",
+            style="dim",
+            min_width=note_width,
+            max_width=max(note_width, min(note_room, longest_note)),
+        )
+    for k, i in enumerate(picks):
+        table.add_column(
+            f"step {steps[i].step}", justify="right", no_wrap=True, min_width=value_widths[k]
+        )
+    table.add_column("trend", no_wrap=True, overflow="crop", min_width=min(6, trend_width))
     for stat, values in rows.items():
-        band = bands.get(stat, Band())
-        cells: list[Text | str] = [stat, band.text()]
-        for i in picks:
+        row: list[Text | str] = [stat, notes[stat]] if show_notes else [stat]
+        for text, inside in cells[stat]:
             # Out of range: red on a terminal, a trailing "!" in plain text.
-            out = band.contains(values[i], step=steps[i].step) is False
+            out = inside is False
             mark = "!" if out and not console.is_terminal else ""
-            cells.append(Text(_fmt(values[i]) + mark, style="red" if out else ""))
-        cells.append(sparkline(_thin(values)))
-        table.add_row(*cells)
+            row.append(Text(text + mark, style="red" if out else ""))
+        row.append(sparkline(_thin(values, trend_width)))
+        table.add_row(*row)
     console.print()
     console.print(table)
+
+
+_REDUNDANT = (
+    # The report prints the check, site, step, value and bound itself; a message that
+    # repeats them (the guard's log line does) would say everything twice.
+    re.compile(r"^\[[a-z_]+\]\s*"),
+    re.compile(r"^step \d+, site '[^']*':\s*"),
+    re.compile(r"\s*\(value [^()]*, bound [^()]*\)$"),
+)
+
+
+def clean_message(message: str) -> str:
+    text = " ".join(message.split())
+    for pattern in _REDUNDANT:
+        text = pattern.sub("", text)
+    return text
 
 
 def _violations(
     console: Console, steps: Sequence[StepReport], site: str | None, tbox: box.Box
 ) -> None:
+    """One entry per (check, site): the first occurrence carries the evidence, the later
+    ones are counted with their step range. Printed as wrapped text, not a table, so a long
+    message reads as a paragraph at any width."""
     violations = [v for s in steps for v in s.violations if site is None or v.site == site]
     if not violations:
         return
-    # One row per (check, site): the first occurrence carries the evidence; later ones
-    # repeat it, so they are counted rather than listed.
     groups: dict[tuple[str, str], list[Violation]] = {}
     for v in violations:
         groups.setdefault((v.check, v.site), []).append(v)
-    table = Table(
-        title=f"violations ({len(violations)})",
-        title_justify="left",
-        box=tbox,
-        title_style="bold red",
-    )
-    for col in ("check", "site", "steps", "value", "bound", "message"):
-        table.add_column(col, overflow="fold", justify="right" if col == "value" else "left")
+    console.print()
+    console.print(Text(f"violations ({len(violations)})", style="bold red"))
     for (check, where), group in sorted(groups.items(), key=lambda kv: kv[1][0].step):
         first, last = group[0], group[-1]
-        span = str(first.step) if len(group) == 1 else f"{first.step}..{last.step} ({len(group)}x)"
-        table.add_row(
-            Text(check, style="red"),
-            where,
-            span,
-            _fmt(first.value),
-            _fmt(first.bound),
-            first.message,
+        span = (
+            f"step {first.step}"
+            if len(group) == 1
+            else f"steps {first.step}..{last.step} ({len(group)}x)"
         )
-    console.print()
-    console.print(table)
+        head = Text.assemble((check, "bold red"), f" at {where}, {span}")
+        evidence = f"value {_fmt(first.value)}, bound {_fmt(first.bound)}"
+        if len(group) > 1:
+            evidence = f"first {evidence}"
+        values = [v.value for v in group if v.value is not None]
+        if len(group) > 1 and values:
+            evidence += f"; last {_fmt(group[-1].value)}"
+        console.print(head)
+        console.print(Padding(Text(f"{evidence}: {clean_message(first.message)}"), (0, 0, 0, 2)))
 
 
 def _diagnosis(console: Console, steps: Sequence[StepReport]) -> None:
