@@ -226,7 +226,12 @@ class UnloggedGradClip(Rule):
             return None
         edits: list[Edit] = []
         if target is None:
-            edits.append(Edit(call, f"{variable} = {self.context.code_for(call).strip()}"))
+            # Only the callee is rewritten: re-rendering the whole call would re-indent
+            # its continuation lines (libcst renders a node without its block's indent).
+            callee = self.context.code_for(call.func).strip()
+            if call.lpar or "\n" in callee:
+                return None
+            edits.append(Edit(call.func, f"{variable} = {callee}"))
         elif target.value == "_":
             edits.append(Edit(target, variable))
         edits.append(Edit(line, log_line, "insert_after"))

@@ -8,6 +8,7 @@ from attnlint.lint.diagnostic import Edit, Fix
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, read_names
 from attnlint.lint.helpers import call_arg
 from attnlint.lint.rule import dotted_name
+from attnlint.lint.shadowing import module_alias
 from attnlint.lint.vocab import callee_last, contains, name_tokens
 from attnlint.lint.walk import walk
 
@@ -66,7 +67,7 @@ class MaskedSoftmaxNan(ScopedRule):
                 "masked with -inf and then softmaxed: a row whose keys are all masked "
                 "(an empty list, a padded query) gives exp(-inf)/0 = NaN that spreads to "
                 "the loss; fill with torch.finfo(dtype).min or guard fully masked rows",
-                fix=self._fix(tensor, fill),
+                fix=self._fix(flow, tensor, fill),
             )
 
     # -- the fill ---------------------------------------------------------------------
@@ -248,11 +249,13 @@ class MaskedSoftmaxNan(ScopedRule):
 
     # -- the fix ----------------------------------------------------------------------
 
-    def _fix(self, tensor: cst.BaseExpression, fill: cst.BaseExpression) -> Fix | None:
+    def _fix(
+        self, flow: ScopeFlow, tensor: cst.BaseExpression, fill: cst.BaseExpression
+    ) -> Fix | None:
         name = dotted_name(tensor)
-        torch_alias = next(
-            (local for local, full in self.context.imports.items() if full == "torch"), None
-        )
+        # resolved where the fill is: ``def f(torch): ...`` shadows the module
+        scopes = [flow.scope, *(scope for scope, _ in reversed(self._scopes))]
+        torch_alias = module_alias(self.context.module, self.context.imports, scopes)
         if name is None or torch_alias is None:
             return None
         return Fix(
