@@ -14,8 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_VERSION = 1
 
 Check = Literal[
-    "finite_scores", "relevance", "encoder_variance", "attention_entropy", "attention_mass"
+    "finite_scores",
+    "relevance",
+    "encoder_variance",
+    "attention_entropy",
+    "attention_mass",
+    "uniform_attention",
+    "attention_sink",
+    "residual_update",
+    "logit_growth",
+    "score_scale",
+    "constant_scores",
+    "grad_norm",
+    "grad_spike",
 ]
+# error: the run is broken (stops it under the default on_violation="raise"); warning: a
+# likely problem or a precursor (warned once per check and site); info: a statistic worth
+# knowing (logged). Default severities per check: docs/guard.md.
+Severity = Literal["error", "warning", "info"]
 
 
 class _Record(BaseModel):
@@ -31,6 +47,8 @@ class Violation(_Record):
     value: float | None
     bound: float | None
     message: str
+    severity: Severity = "error"  # run logs written before severities existed: errors
+    hint: str | None = Field(None, description="what to read or run next")
 
 
 class AttentionStats(_Record):
@@ -59,6 +77,23 @@ class AttentionStats(_Record):
     pooled_variance: float | None = Field(
         None, description="relative variance over the batch of a pooling site's output (Lq=1)"
     )
+    masked_rows: int | None = Field(
+        None, description="rows with no valid key whose output stayed finite (a finite fill)"
+    )
+    uniform_gap: float | None = Field(
+        None, description="largest max_row_weight * n_valid - 1 over rows: 0 = exactly uniform"
+    )
+    sink_mass: float | None = Field(
+        None,
+        description="largest mean weight a key gets from the rows that may attend to it "
+        "(column mass / receivable mass, per head, averaged over the batch)",
+    )
+    sink_lift: float | None = Field(
+        None, description="sink_mass / what uniform attention would give that key"
+    )
+    sink_key: int | None = Field(None, description="key position of sink_mass")
+    sink_head: int | None = Field(None, description="head of sink_mass")
+    logit_max: float | None = Field(None, description="largest |scaled QK logit| on valid keys")
 
 
 class BatchStats(_Record):
@@ -78,6 +113,10 @@ class BatchStats(_Record):
     score_mean: float | None = None
     score_std: float | None = None
     score_nonfinite: int | None = None
+    score_abs_max: float | None = Field(None, description="largest |valid score|")
+    score_spread_max: float | None = Field(
+        None, description="largest max - min of the valid scores within one list"
+    )
     input_min: float | None = None
     input_max: float | None = None
     input_mean: float | None = None

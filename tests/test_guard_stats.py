@@ -46,7 +46,14 @@ def test_a_fully_masked_row_is_counted_even_when_its_query_is_not_sampled() -> N
     valid[1, 2, 7, :] = False  # query 7 is not on the stride-3 grid
     probs = torch.softmax(logits.masked_fill(~valid, float("-inf")), -1)
     strided = attention_stats(probs, valid, logits=logits, row_budget=1024)
-    assert strided["nan_rows"].item() == 1
+    # recomputed probabilities: whether the model's own row was NaN shows in its output
+    assert (strided["masked_rows"].item(), strided["nan_rows"].item()) == (1, 0)
+    # the model's own probabilities: softmax(-inf) made that row NaN
+    own = attention_stats(probs, valid, logits=logits, row_budget=1024, materialised=True)
+    assert (own["masked_rows"].item(), own["nan_rows"].item()) == (0, 1)
+    filled = torch.softmax(logits.masked_fill(~valid, torch.finfo(torch.float32).min), -1)
+    own = attention_stats(filled, valid, logits=logits, row_budget=1024, materialised=True)
+    assert (own["masked_rows"].item(), own["nan_rows"].item()) == (1, 0)
 
 
 def test_one_hot_collapse_still_reads_as_collapse_when_strided() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,13 +24,17 @@ from attnlint.guard import checks, recompute, stats
 from attnlint.guard.config import GuardConfig
 from attnlint.guard.observe import Installed, Interceptor, bind, caller_module
 from attnlint.guard.outputs import Output, Outputs, RunLogOutput
+from attnlint.guard.policy import Policy
 from attnlint.guard.sites import (
     HOW_DYN_SDPA,
     HOW_DYN_SOFTMAX,
+    HOW_EXPECTED,
     Discovery,
     discover,
     site_name,
 )
+from attnlint.guard.source import confirm as confirm_sites
+from attnlint.guard.source import site_sources
 from attnlint.records import SCHEMA_VERSION, AttentionStats, BatchStats, StepReport, Violation
 
 logger = logging.getLogger("attnlint.guard")
@@ -134,7 +137,8 @@ class AttentionGuard:
         self._input_dim: int | None = None
         self._losses: list[float] = []
         self._loss_tensor: Tensor | None = None
-        self._uniform_streak: dict[str, int] = {}
+        self._uniform_streak: dict[str, Any] = {}  # the checks' state between steps
+        self._policy = Policy(self.config, GuardError, GuardWarning)
         self._plateau: Any = None
         items: list[Output] = [] if log_path is None else [RunLogOutput(log_path)]
         self._outputs = Outputs([*items, *outputs])
@@ -182,20 +186,7 @@ class AttentionGuard:
             self._accumulate("scores", bad)
             return
         with torch.no_grad():
-            fs = s.float()
-            ok = valid & torch.isfinite(fs)
-            cnt = ok.sum().clamp_min(1)
-            mean = torch.where(ok, fs, 0).sum() / cnt
-            big = torch.full_like(fs, math.inf)
-            self._cap.scalars.update(
-                {
-                    "score_nonfinite": bad.float(),
-                    "score_min": torch.where(ok, fs, big).amin(),
-                    "score_max": torch.where(ok, fs, -big).amax(),
-                    "score_mean": mean,
-                    "score_std": (torch.where(ok, fs - mean, 0) ** 2).sum().div(cnt).sqrt(),
-                }
-            )
+            self._cap.scalars.update(stats.score_stats(s, valid))
 
     def check_relevance(self, rel: Tensor, mask: Tensor | None = None) -> None:
         """relevance: each list (row of ``rel``) has >= 2 valid items whose relevance is
@@ -394,6 +385,7 @@ class AttentionGuard:
             att.logits,
             cfg.logit_saturation_threshold,
             cfg.stats_rows,
+            materialised=att.materialised,
         )
         values.update(extra)
         rec = self._cap.record(site)
@@ -531,7 +523,7 @@ class AttentionGuard:
             if not self._capturing:
                 return original(*args, **kwargs)
             x = _first_tensor((args, kwargs))
-            if x is not None and x.dim() == 3:
+            if x is not None and x.dim() >= 3:
                 self._cap.scope_inputs[path] = x
             if self._scope_depth:
                 return original(*args, **kwargs)
@@ -569,7 +561,7 @@ class AttentionGuard:
             index = self._cap.call_counts.get(key, 0)
             self._cap.call_counts[key] = index + 1
         site = site_name(path, index)
-        if site not in self.sites:
+        if self.sites.get(site, HOW_EXPECTED) == HOW_EXPECTED:
             self.sites[site] = HOW_DYN_SDPA if is_sdpa else HOW_DYN_SOFTMAX
         cfg = self.config
         with self._quiet():
@@ -595,7 +587,7 @@ class AttentionGuard:
             extra: dict[str, Tensor] = {}
             xin = self._cap.scope_inputs.get(path)
             if xin is not None:
-                extra["input_variance"] = stats.relative_variance(xin.detach(), dim=1)
+                extra["input_variance"] = stats.position_variance(xin.detach())
             elif att.key_input is not None:
                 extra["input_variance"] = stats.relative_variance(att.key_input, dim=1)
             self._store(site, att, extra)
@@ -649,6 +641,8 @@ class AttentionGuard:
                 **fields,
             )
         report.layers = layers
+        if layers:
+            confirm_sites(self.sites, layers)
         report.grad_norms = dict(self._grad_norms)
         report.output_variance = val("", "output_variance")
         loss = val("", "loss")
@@ -684,6 +678,8 @@ class AttentionGuard:
             cheap=cheap,
             cheap_since=self._cheap_since,
             uniform_streak=self._uniform_streak,
+            batch=report.batch,
+            grad_norms=report.grad_norms,
         )
 
     def _reset_step(self) -> None:
@@ -751,17 +747,11 @@ class AttentionGuard:
             "untraceable": dict(self.untraceable),
             "config": self.config.model_dump(),
             "input_dim": self._input_dim or self._cap.input_dim,
+            **site_sources(self.model, self.sites),
         }
 
     def _handle(self, violations: list[Violation]) -> None:
-        mode = self.config.on_violation
-        if mode == "raise":
-            raise GuardError(violations)
-        for v in violations:
-            if mode == "warn":
-                warnings.warn(v.message, GuardWarning, stacklevel=3)
-            else:
-                logger.warning(v.message)
+        self._policy.handle(violations)
 
 
 def _sdpa_signature(

@@ -23,6 +23,7 @@ class Attention:
     query_valid: Tensor | None = None  # [B, Lq] real (non-padding) queries
     key_input: Tensor | None = None  # [B, Lk, E] what the keys were computed from
     key_input_valid: Tensor | None = None  # [B, Lk]
+    materialised: bool = False  # probs are the model's own (not recomputed with -inf masks)
 
 
 def _to_batch_first(x: Tensor, batch_first: bool) -> Tensor:
@@ -240,4 +241,4 @@ def softmax_site(logits: Tensor, probs: Tensor, threshold: float) -> Attention:
     lg, p = to4(logits.float()), to4(probs.float())
     valid = ~(lg <= threshold)  # NaN logits stay "valid" so that their NaN rows are counted
     finite_logits = torch.where(valid, lg, torch.zeros((), device=lg.device))
-    return Attention(p, valid, finite_logits, None, None, None)
+    return Attention(p, valid, finite_logits, None, None, None, materialised=True)

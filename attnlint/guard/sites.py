@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from attnlint.guard.source import source_attention_calls
+
 ENCODER_LAYERS = (nn.TransformerEncoderLayer,)
 DECODER_LAYERS = (nn.TransformerDecoderLayer,)
 STOCK_ATTENTION = (nn.MultiheadAttention, *ENCODER_LAYERS, *DECODER_LAYERS)
@@ -50,6 +52,10 @@ HOW_FX = (
 )
 HOW_DYN_SOFTMAX = "untraceable module: softmax intercepted at run time (TorchFunctionMode)"
 HOW_DYN_SDPA = "untraceable module: F.scaled_dot_product_attention intercepted at run time"
+HOW_EXPECTED = (
+    "expected: fx cannot trace this module, its forward's source calls softmax / SDPA / an "
+    "attention function; confirmed or corrected on the first sampled forward"
+)
 
 
 @dataclass
@@ -221,6 +227,8 @@ def discover(model: nn.Module) -> Discovery:
             if not holds_stock[id(m)]:
                 # interception would also see (and slow down) the stock module's fast path
                 found.scopes[path] = Scope(path, m, traced=False)
+                for index in range(source_attention_calls(m)):
+                    found.sites.setdefault(site_name(path, index), HOW_EXPECTED)
             continue
         if path and not holds_stock[id(m)] and _adds_its_input(graph):
             residual[path] = m

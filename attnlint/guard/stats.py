@@ -26,9 +26,15 @@ ROW_STATS = (
     "mass",
     "mass_min",
     "nan_rows",
+    "masked_rows",
     "n_valid",
+    "uniform_gap",
+    "sink_mass",
+    "sink_lift",
+    "sink_key",
+    "sink_head",
 )
-LOGIT_STATS = ("logit_mean", "logit_std", "logit_saturation")
+LOGIT_STATS = ("logit_mean", "logit_std", "logit_saturation", "logit_max")
 _TINY = 1e-30
 
 
@@ -50,6 +56,7 @@ def attention_stats(
     logits: Tensor | None = None,
     saturation_threshold: float = 10.0,
     row_budget: int | None = 2048,
+    materialised: bool = False,
 ) -> dict[str, Tensor]:
     """Statistics of probabilities ``probs`` [B, H, Lq, Lk].
 
@@ -63,6 +70,11 @@ def attention_stats(
     ``row_budget`` rows, and otherwise an even stride of queries in every batch item and
     head: an unbiased estimate of the same mean at a cost bounded per site. At every=1
     this is the difference between 1.7x and 1.4x a training step (bench/guard_overhead.py).
+
+    ``materialised``: ``probs`` are the model's own probabilities (a hand-written softmax),
+    so a row with no valid key is NaN only if the model's row is; recomputed probabilities
+    use -inf for masked keys, and whether the model's own row was NaN shows in the site's
+    output instead (``finite_scores``). Such rows are counted as ``masked_rows``.
     """
     # Each line below is at most one pass over the [B, H, Lq, Lk] tensor.
     p = probs.float()
@@ -76,9 +88,16 @@ def attention_stats(
     row_sum = pv.sum(-1)
     # a NaN or inf anywhere on a row's valid keys makes its sum non-finite
     row_finite = torch.isfinite(row_sum)
-    # a row with no valid key is NaN in the real softmax even when its query is padding
-    nan_rows = (n_valid == 0) | (rows & ~row_finite)
-    good = rows & ~nan_rows  # rows with at least one valid key and finite probabilities
+    no_key = n_valid == 0
+    if materialised:
+        # a finite fill (-1e9, finfo.min) keeps a fully masked row finite: not a NaN event
+        all_finite = torch.isfinite(p).all(-1)
+        nan_rows = rows & ~all_finite
+        masked_rows = no_key & all_finite
+    else:
+        nan_rows = rows & ~row_finite & ~no_key
+        masked_rows = no_key
+    good = rows & ~nan_rows & ~no_key  # rows with a valid key and finite probabilities
     ent_rows = good & (n_valid >= 2)  # a row with one valid key has no entropy to speak of
     pz = torch.nan_to_num(pv, nan=0.0, posinf=0.0, neginf=0.0)
     mass = torch.where(row_finite, row_sum, zero)
@@ -109,8 +128,15 @@ def attention_stats(
         "mass": _masked_mean(mass, good),
         "mass_min": torch.where(good, mass, torch.full_like(mass, math.inf)).amin(),
         "nan_rows": nan_rows.sum().to(p.dtype),
+        "masked_rows": masked_rows.sum().to(p.dtype),
         "n_valid": _masked_mean(n_valid, rows),
     }
+    # exact uniformity: every row's largest weight is its mass / n_valid (within rounding)
+    row_max = pz.amax(-1)
+    gap = (row_max * n_valid / mass.clamp_min(_TINY) - 1).abs()
+    gap = torch.where(ent_rows, gap, torch.full_like(gap, -math.inf)).amax()
+    out["uniform_gap"] = gap.where(gap > -math.inf, torch.full_like(gap, math.nan))
+    out.update(sink_stats(pz, valid, ent_rows, n_valid))
     # column statistics: how attention is received, summed over the real query rows
     col = (good.to(p.dtype).unsqueeze(-2) @ pz).squeeze(-2)  # [B, H, Lk]
     total = col.sum(-1, keepdim=True)
@@ -131,6 +157,37 @@ def attention_stats(
     return out
 
 
+def sink_stats(p: Tensor, valid: Tensor, rows: Tensor, n_valid: Tensor) -> dict[str, Tensor]:
+    """Attention sinks, normalised by what the masks let each key receive.
+
+    Per head and key: the attention the key received from the ``rows`` that may attend to
+    it, divided by the number of those rows (``sink_mass``: 1 = every such row gives it all
+    its mass), and divided by what uniform attention would give it (``sink_lift``). Under
+    a causal mask the first keys are seen by every row, so their raw column sums are large
+    in any healthy model; this ratio is not. Only keys that at least half of the rows may
+    see count: a sink is a key most queries attend to. Pooled over the batch.
+    """
+    w = rows.to(p.dtype)  # [B, H, Lq]
+    vf = valid.to(p.dtype).expand(p.shape)
+    got = (w.unsqueeze(-2) @ p).squeeze(-2).sum(0)  # [H, Lk]
+    seen = (w.unsqueeze(-2) @ vf).squeeze(-2).sum(0)
+    uniform = ((w / n_valid.clamp_min(1)).unsqueeze(-2) @ vf).squeeze(-2).sum(0)
+    enough = seen >= 0.5 * w.sum((0, 2)).unsqueeze(-1).clamp_min(1)
+    share = torch.where(enough, got / seen.clamp_min(1), torch.zeros((), dtype=p.dtype))
+    flat = share.flatten().argmax()
+    lk = share.shape[-1]
+    nan = torch.full((), math.nan, dtype=p.dtype, device=p.device)
+    has = enough.any()
+    return {
+        "sink_mass": share.flatten()[flat].where(has, nan),
+        "sink_lift": (got.flatten()[flat] / uniform.flatten()[flat].clamp_min(_TINY)).where(
+            has, nan
+        ),
+        "sink_key": (flat % lk).to(p.dtype).where(has, nan),
+        "sink_head": (flat // lk).to(p.dtype).where(has, nan),
+    }
+
+
 def logit_stats(logits: Tensor, valid: Tensor, rows: Tensor, threshold: float) -> dict[str, Tensor]:
     """Mean, std and saturation of the logits on valid keys of the ``rows`` that count.
 
@@ -141,7 +198,9 @@ def logit_stats(logits: Tensor, valid: Tensor, rows: Tensor, threshold: float) -
     cnt = (valid.sum(-1).to(logits.dtype).expand(rows.shape) * w).sum()
     total = (lm.sum(-1) * w).sum()
     squares = (torch.linalg.vector_norm(lm, dim=-1).square() * w).sum()
-    saturated = (torch.count_nonzero(lm.abs() > threshold, dim=-1).to(logits.dtype) * w).sum()
+    absl = lm.abs()
+    saturated = (torch.count_nonzero(absl > threshold, dim=-1).to(logits.dtype) * w).sum()
+    largest = (absl.amax(-1) * w).amax() if absl.numel() else cnt * 0
     mean = total / cnt.clamp_min(1)
     # unbiased variance from the sum of squares
     var = (squares - total * mean) / (cnt - 1).clamp_min(1)
@@ -150,6 +209,7 @@ def logit_stats(logits: Tensor, valid: Tensor, rows: Tensor, threshold: float) -
         "logit_mean": mean.where(cnt > 0, nan),
         "logit_std": var.clamp_min(0).sqrt().where(cnt > 1, nan),
         "logit_saturation": (saturated / cnt.clamp_min(1)).where(cnt > 0, nan),
+        "logit_max": largest.where(cnt > 0, nan),
     }
 
 
@@ -172,6 +232,44 @@ def relative_variance(x: Tensor, dim: int, valid: Tensor | None = None) -> Tenso
     den = (ms * use).sum()
     nan = torch.full_like(num, math.nan)
     return (num / den.clamp_min(_TINY)).where(use.any(), nan)
+
+
+def position_variance(x: Tensor, valid: Tensor | None = None) -> Tensor:
+    """``relative_variance`` across positions for an input of any rank >= 2: dim -2 is the
+    position axis of [B, L, E] sequences, [B, H, L, d] multi-head queries and keys, and the
+    first spatial axis of [B, C, H, W] feature maps (every other axis is a separate slice).
+    """
+    if x.dim() < 2:
+        return torch.full((), math.nan, device=x.device)
+    if valid is not None and valid.shape != x.shape[:-1]:
+        valid = None
+    return relative_variance(x, dim=x.dim() - 2, valid=valid)
+
+
+def score_stats(scores: Tensor, valid: Tensor) -> dict[str, Tensor]:
+    """Statistics of the valid scores handed to ``check_scores`` (lists on the last dim)."""
+    fs = scores.float()
+    bad = (~torch.isfinite(fs) & valid).sum()
+    ok = valid & torch.isfinite(fs)
+    cnt = ok.sum().clamp_min(1)
+    mean = torch.where(ok, fs, 0).sum() / cnt
+    big = torch.full_like(fs, math.inf)
+    lo = torch.where(ok, fs, big)
+    hi = torch.where(ok, fs, -big)
+    lists = fs.reshape(-1, fs.shape[-1]) if fs.dim() else fs.reshape(1, 1)
+    lo_l, hi_l = lo.reshape(lists.shape), hi.reshape(lists.shape)
+    has_two = ok.reshape(lists.shape).sum(-1) >= 2
+    spread = torch.where(has_two, hi_l.amax(-1) - lo_l.amin(-1), torch.zeros((), device=fs.device))
+    nan = torch.full((), math.nan, device=fs.device)
+    return {
+        "score_nonfinite": bad.float(),
+        "score_min": lo.amin(),
+        "score_max": hi.amax(),
+        "score_mean": mean,
+        "score_std": (torch.where(ok, fs - mean, 0) ** 2).sum().div(cnt).sqrt(),
+        "score_abs_max": torch.where(ok, fs.abs(), 0).amax() if fs.numel() else nan,
+        "score_spread_max": spread.amax().where(has_two.any(), nan),
+    }
 
 
 def residual_ratio(out: Tensor, inp: Tensor, valid: Tensor | None = None) -> Tensor:
