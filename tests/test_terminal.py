@@ -221,3 +221,40 @@ def test_demo_reads_well_at_80_columns(
     assert max(len(line) for line in out.splitlines()) <= 80
     assert re.search(r"attention_entropy at \S+, steps \d+\.\.11 \(\d+x\)", out)
     assert len(SITES) == 3  # the shared fixtures are still importable alongside
+
+
+def test_wheel_ships_the_guides_and_docs_works_from_it(tmp_path: Path) -> None:
+    """A pip user has no docs/ folder: the guides travel in the wheel (attnlint/guides)."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    pytest.importorskip("setuptools")
+    repo = Path(__file__).resolve().parent.parent
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", "build", "dist", ".*_cache")
+    shutil.copytree(repo, src, ignore=skip)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(tmp_path / "wheel")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (wheel,) = (tmp_path / "wheel").glob("attnlint-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    guides = sorted(p.name for p in (repo / "docs").glob("*.md"))
+    assert {f"attnlint/guides/{name}" for name in guides} <= names
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)  # no checkout beside it: only the wheel's files
+    env = {"PYTHONPATH": str(site), "COLUMNS": "80"}
+    code = (
+        "import attnlint, sys; from attnlint.cli import main; "
+        "print(attnlint.__file__, file=sys.stderr); main(['docs', 'attention-collapse'])"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stderr.startswith(str(site)), "the wheel's copy was not the one imported"
+    assert "Attention collapse" in shown.stdout
