@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from attnlint.lint.flow import ScopeFlow, Step, read_names
-from attnlint.lint.vocab import contains, is_loss_call
+from attnlint.lint.vocab import callee_last, contains, is_loss_call
+from attnlint.lint.walk import children
 
 
 def _is_backward(call: cst.Call) -> bool:
@@ -36,4 +37,64 @@ def feeds_loss(
                 return True
         if loss_scope and isinstance(later.node, cst.Return):
             return True
+    return False
+
+
+# -- what a step does with a value ----------------------------------------------------
+
+_SHAPE_ATTRIBUTES = frozenset({"shape", "dtype", "device", "ndim", "is_cuda", "requires_grad"})
+_SHAPE_METHODS = frozenset({"size", "dim", "numel", "type", "get_device"})
+
+
+def value_reads(step: Step) -> set[str]:
+    """Names whose values ``step`` reads (see ``value_names``)."""
+    roots: list[cst.CSTNode] = [step.value] if step.value is not None else []
+    if isinstance(step.node, cst.Assign):
+        roots += [t.target for t in step.node.targets if not isinstance(t.target, cst.Name)]
+    return value_names(*roots)
+
+
+def value_names(*roots: cst.CSTNode) -> set[str]:
+    """Names whose *values* these expressions read: ``attn.shape``, ``attn.size(-1)``,
+    ``len(attn)``, ``torch.zeros_like(attn)`` read none (a NaN does not travel through a
+    shape)."""
+    found: set[str] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            found.add(node.value)
+        elif isinstance(node, cst.Attribute):
+            if node.attr.value not in _SHAPE_ATTRIBUTES:
+                stack.append(node.value)
+        elif (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Name)
+            and (node.func.value in ("len", "isinstance"))
+        ) or (isinstance(node, cst.Call) and callee_last(node).endswith("_like")):
+            continue
+        elif (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in _SHAPE_METHODS
+        ):
+            stack.extend(arg.value for arg in node.args)
+        elif isinstance(node, cst.Arg):
+            stack.append(node.value)
+        else:
+            stack.extend(children(node))
+    return found
+
+
+def is_sink(step: Step) -> bool:
+    """A step that hands a value on: returned, yielded, stored on an object or in a
+    container, or passed to a call whose result is dropped."""
+    node = step.node
+    if isinstance(node, cst.Return | cst.Expr):
+        return True
+    if isinstance(node, cst.Assign | cst.AugAssign | cst.AnnAssign):
+        targets = (
+            [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+        )
+        return any(not isinstance(t, cst.Name | cst.Tuple | cst.List) for t in targets)
     return False

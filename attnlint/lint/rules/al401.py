@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import libcst as cst
+from pydantic import BaseModel
 
-from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, callee_last
-from attnlint.lint.helpers import call_arg
-from attnlint.lint.rule import dotted_name
+from attnlint.lint.callers import bound_arguments, callers
+from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, bound_value, callee_last, scope_flow
+from attnlint.lint.helpers import call_arg, parameter_names
+from attnlint.lint.rule import RuleContext, dotted_name
 
 _SCALING_METHODS = frozenset({"div", "div_", "mul", "mul_", "true_divide", "divide", "multiply"})
 _SCALING_KEYWORDS = frozenset({"scale", "alpha", "scaling", "softmax_scale", "temperature"})
@@ -22,12 +24,20 @@ _SOFTMAX_FUNCTIONS = frozenset(
 )
 
 
+_MESSAGE = (
+    "softmax over q @ k^T with no scaling: the logits grow like sqrt(d_head), the softmax "
+    "saturates to one-hot and its gradient vanishes; divide by math.sqrt(d_head) or use "
+    "F.scaled_dot_product_attention"
+)
+
+
 @dataclass(slots=True)
 class _Walk:
     """What one walk back from the softmax input found."""
 
     products: list[cst.CSTNode] = field(default_factory=list)
     scaled: bool = False
+    roots: set[str] = field(default_factory=set)  # where the products' operands came from
 
 
 class UnscaledAttention(ScopedRule):
@@ -35,6 +45,10 @@ class UnscaledAttention(ScopedRule):
     name = "unscaled-attention"
     summary = "softmax over q @ k^T with no 1/sqrt(d) (or other) scaling on the way"
     triggers = ("softmax", "Softmax")
+
+    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+        super().__init__(context, options)
+        self._deferred: list[tuple[cst.Call, cst.FunctionDef, str | None, set[str]]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         if callee_last(node) in ("softmax", "Softmax") or (
@@ -53,13 +67,47 @@ class UnscaledAttention(ScopedRule):
             if call_arg(call, "scale", None) is not None:
                 continue
             self._scores(flow, scores, step.index, walk, 10)
-            if walk.products and not walk.scaled:
-                self.report(
-                    call,
-                    "softmax over q @ k^T with no scaling: the logits grow like sqrt(d_head), "
-                    "the softmax saturates to one-hot and its gradient vanishes; divide by "
-                    "math.sqrt(d_head) or use F.scaled_dot_product_attention",
-                )
+            if not walk.products or walk.scaled:
+                continue
+            scope = flow.scope
+            params = (
+                walk.roots & parameter_names(scope) if isinstance(scope, cst.FunctionDef) else set()
+            )
+            if params - {"self", "cls"}:
+                # q or k is a parameter: a caller in this module may have scaled it
+                assert isinstance(scope, cst.FunctionDef)
+                self._deferred.append((call, scope, class_name, params - {"self", "cls"}))
+            else:
+                self.report(call, _MESSAGE)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        super().leave_Module(original_node)
+        for call, function, class_name, params in self._deferred:
+            if not self._scaled_by_callers(original_node, function, class_name, params):
+                self.report(call, _MESSAGE)
+        self._deferred.clear()
+
+    def _scaled_by_callers(
+        self, module: cst.Module, function: cst.FunctionDef, klass: str | None, params: set[str]
+    ) -> bool:
+        """Every call of ``function`` in the module passes a scaled q or k (and there is
+        at least one): ``attend(q * self.scale, k, v)``."""
+        found = False
+        for caller, call in callers(module, function, klass):
+            flow = scope_flow(caller)
+            step = flow.step_of(call)
+            if step is None:
+                return False
+            arguments = bound_arguments(function, call)
+            scaled = False
+            for param in params & arguments.keys():
+                operand = _Operand()
+                self._operand(flow, arguments[param], step.index, operand, 10)
+                scaled = scaled or operand.scaled
+            if not scaled:
+                return False
+            found = True
+        return found
 
     def _softmax_input(self, call: cst.Call) -> cst.BaseExpression | None:
         func = call.func
@@ -132,7 +180,9 @@ class UnscaledAttention(ScopedRule):
                 elif expr.value not in step.binds:
                     continue  # scores.masked_fill_(...): same value, still on the way
                 elif step.value is not None and not isinstance(node, cst.For | cst.WithItem):
-                    self._scores(flow, step.value, step.index, walk, depth - 1)
+                    value = bound_value(step, expr.value)
+                    if value is not None:
+                        self._scores(flow, value, step.index, walk, depth - 1)
 
     def _is_module(self, expr: cst.BaseExpression) -> bool:
         qualname = self.context.qualname(expr) or ""
@@ -175,16 +225,21 @@ class UnscaledAttention(ScopedRule):
         if operand.scaled:
             walk.scaled = True
             return
-        if operand.parameter or not (transposed or operand.transposed):
+        if operand.parameter or operand.scalar:
             return
         other = _Operand()
         self._operand(flow, q, at, other, depth)
         if other.scaled:
             walk.scaled = True
             return
-        if other.parameter:
+        if other.parameter or other.scalar:
             return
-        walk.products.append(node)
+        # torch.bmm(q, k) with k laid out [B, C, N] by view and q permuted to [B, N, C]
+        # (self-attention GANs): no transpose on k, but two layouts of one input
+        same_input = other.transposed and bool(operand.roots & other.roots - {"self"})
+        if transposed or operand.transposed or same_input:
+            walk.products.append(node)
+            walk.roots |= operand.roots | other.roots
 
     def _operand(
         self, flow: ScopeFlow, expr: cst.BaseExpression, at: int, found: _Operand, depth: int
@@ -213,10 +268,19 @@ class UnscaledAttention(ScopedRule):
                 return
             if last in _TRANSPOSES:
                 found.transposed = True
-            if isinstance(expr.func, cst.Attribute) and not self._is_module(expr.func.value):
-                if not _is_self_attribute(expr.func.value):  # self.q_proj(x) is a projection
+            if _is_self_attribute(expr.func) and last not in _TRANSPOSES:
+                if expr.args:  # self.q_proj(x): a projection; only its input's origin matters
+                    inner = _Operand()
+                    self._operand(flow, expr.args[0].value, at, inner, depth - 1)
+                    found.roots |= inner.roots
+                    arg = expr.args[0].value  # self._shape(q * s, ...): scaled as it goes in
+                    found.scaled = isinstance(arg, cst.BinaryOperation) and isinstance(
+                        arg.operator, cst.Multiply | cst.Divide
+                    )
+            elif isinstance(expr.func, cst.Attribute) and not self._is_module(expr.func.value):
+                if not _is_self_attribute(expr.func.value):
                     self._operand(flow, expr.func.value, at, found, depth - 1)
-                elif last in _TRANSPOSES:
+                else:
                     found.parameter = True  # self.key.transpose(0, 1): a learned matrix
             else:
                 first = call_arg(expr, "input", 0)
@@ -232,8 +296,13 @@ class UnscaledAttention(ScopedRule):
                     return
                 if isinstance(node, cst.AugAssign) or expr.value not in step.binds:
                     continue
-                if step.value is not None and not isinstance(node, cst.For | cst.WithItem):
-                    self._operand(flow, step.value, step.index, found, depth - 1)
+                value = bound_value(step, expr.value)
+                if value is not None and not isinstance(node, cst.For | cst.WithItem):
+                    if isinstance(node, cst.Assign) and _unbinds_last_axis(value):
+                        found.scalar = True  # q, k, v = qkv.unbind(-1): one number each
+                    self._operand(flow, value, step.index, found, depth - 1)
+            if not flow.definitions(expr.value, at):
+                found.roots.add(expr.value)
 
 
 @dataclass(slots=True)
@@ -241,6 +310,20 @@ class _Operand:
     scaled: bool = False
     transposed: bool = False
     parameter: bool = False
+    scalar: bool = False  # no feature axis: d = 1, nothing to scale by
+    roots: set[str] = field(default_factory=set)  # the inputs it was computed from
+
+
+def _unbinds_last_axis(value: cst.BaseExpression) -> bool:
+    """``qkv.unbind(-1)`` / ``qkv.unbind(dim=-1)``: the parts have no feature axis."""
+    if not isinstance(value, cst.Call) or callee_last(value) != "unbind":
+        return False
+    dim = call_arg(value, "dim", 0 if isinstance(value.func, cst.Attribute) else 1)
+    return (
+        dim is not None
+        and isinstance(dim.value, cst.UnaryOperation)
+        and (isinstance(dim.value.expression, cst.Integer) and dim.value.expression.value == "1")
+    )
 
 
 def _scaling_call(call: cst.Call) -> bool:

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import libcst as cst
 
+from attnlint.lint.callers import bound_arguments, callee
 from attnlint.lint.diagnostic import Edit, Fix
-from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, read_names
-from attnlint.lint.helpers import call_arg
+from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, read_names, scope_flow
+from attnlint.lint.helpers import call_arg, is_number_literal
+from attnlint.lint.masks import leak, on_empty_row, polarity
 from attnlint.lint.rule import dotted_name
 from attnlint.lint.shadowing import module_alias
 from attnlint.lint.vocab import callee_last, contains, name_tokens
 from attnlint.lint.walk import walk
 
 _INF_MODULES = ("math.inf", "torch.inf", "numpy.inf", "np.inf")
-# Masks that never hide a whole row: causal ones (the diagonal stays visible) and the
-# top-k / top-p filters of sampling code (the best token always survives).
+# Masks that never hide a whole row: causal ones (the diagonal stays visible), the
+# top-k / top-p filters of sampling code (the best token always survives) and the
+# vocabulary masks of generation code (some token is always allowed).
 _NEVER_EMPTY = frozenset(
     {
         "causal", "tril", "triu", "bias", "subsequent", "future", "autoregressive", "diag",
-        "topk", "top", "remove", "cumsum",
+        "topk", "top", "remove", "cumsum", "vocab",
     }
 )  # fmt: skip
-_POST_GUARDS = frozenset({"nan_to_num", "nan_to_num_", "masked_fill", "masked_fill_", "where"})
 _ROW_CHECKS = frozenset({"all", "any"})
+_CHECK_CALLS = frozenset({"_assert", "_check", "check", "assert_"})
 
 
 def _softmax_call(call: cst.Call) -> bool:
@@ -54,13 +57,23 @@ class MaskedSoftmaxNan(ScopedRule):
             step, anchor, tensor, mask, fill, names = found
             if not self._neg_inf(flow, fill, step.index):
                 continue
-            if self._causal(flow, mask, step.index):
+            if self._causal(flow, mask, step.index) or _row_relative(flow, tensor, mask, step):
                 continue
             softmax = self._reaches_softmax(flow, step, anchor, names)
             if softmax is None:
                 continue
             soft_step, soft_call = softmax
-            if self._guarded(flow, soft_step, soft_call, mask):
+            # torch.where(valid, scores, -inf): the condition is True where keys are kept
+            kept = (
+                isinstance(anchor, cst.Call)
+                and callee_last(anchor) == "where"
+                and anchor.args[1].value is tensor
+            )
+            known = polarity(flow, mask, step.index, not kept)
+            if (
+                _checked(flow, known, self.context.module, class_name)
+                or leak(flow, soft_step, soft_call, known) is None
+            ):
                 continue
             self.report(
                 anchor,
@@ -203,6 +216,8 @@ class MaskedSoftmaxNan(ScopedRule):
             for call in later.calls:
                 if _softmax_call(call) and self._reads(call, used):
                     return later, call
+            if any(_finite_again(call, used) for call in later.calls):
+                return None  # the -inf is replaced by a finite value before the softmax
         return None
 
     @staticmethod
@@ -210,42 +225,6 @@ class MaskedSoftmaxNan(ScopedRule):
         if isinstance(call.func, cst.Attribute) and read_names(call.func.value) & names:
             return True
         return any(read_names(arg.value) & names for arg in call.args)
-
-    def _guarded(
-        self, flow: ScopeFlow, step: Step, softmax: cst.Call, mask: cst.BaseExpression
-    ) -> bool:
-        """A fully masked row is handled: the probabilities are cleaned after the softmax,
-        or the mask is checked for rows with no valid key."""
-        for call in step.calls:
-            if (
-                call is not softmax
-                and callee_last(call) in _POST_GUARDS
-                and contains(call, softmax)
-            ):
-                return True
-        result = (
-            set(step.binds) if step.value is not None and contains(step.value, softmax) else set()
-        )
-        if result:
-            for later, _used in flow.forward(result, step.index):
-                if any(callee_last(call) in _POST_GUARDS for call in later.calls):
-                    return True
-        mask_names = read_names(mask)
-        for other in flow.steps:
-            if isinstance(other.node, cst.Assert) and other.reads & mask_names:
-                return True
-            for call in other.calls:
-                if (
-                    callee_last(call) in _ROW_CHECKS
-                    and isinstance(call.func, cst.Attribute)
-                    and read_names(call.func.value) & mask_names
-                ):
-                    return True
-                if callee_last(call) in _ROW_CHECKS and any(
-                    read_names(arg.value) & mask_names for arg in call.args
-                ):
-                    return True
-        return False
 
     # -- the fix ----------------------------------------------------------------------
 
@@ -274,3 +253,110 @@ def _attribute_chains(expr: cst.CSTNode) -> set[str]:
     """Every dotted ``a.b.c`` chain inside ``expr``."""
     chains = (dotted_name(n) for n in walk(expr) if isinstance(n, cst.Attribute))
     return {name for name in chains if name is not None}
+
+
+def _checked(
+    flow: ScopeFlow, known: dict[str, bool], module: cst.Module, klass: str | None, depth: int = 2
+) -> bool:
+    """An assert (or ``if ...: raise``, ``torch._assert``) that every row keeps a valid
+    key: a test over the mask with ``.any`` / ``.all`` that is False on a fully masked
+    row, so the program stops there; also such a check in a helper of this module that
+    the mask is passed to. Any other ``.any()`` is not a guard."""
+    for step in flow.steps:
+        if depth > 1 and _checked_by_helper(flow, step, known, module, klass, depth):
+            return True
+        node = step.node
+        if isinstance(node, cst.Assert):
+            tests = [node.test]
+        elif isinstance(node, cst.If) and _raises(node):
+            tests = [cst.UnaryOperation(cst.Not(), node.test)]
+        else:
+            tests = [
+                call.args[0].value
+                for call in step.calls
+                if callee_last(call) in _CHECK_CALLS and call.args
+            ]
+        for test in tests:
+            if not any(
+                callee_last(c) in _ROW_CHECKS for c in walk(test) if isinstance(c, cst.Call)
+            ):
+                continue
+            if on_empty_row(flow, test, step.index, known) is False:
+                return True
+    return False
+
+
+def _checked_by_helper(
+    flow: ScopeFlow,
+    step: Step,
+    known: dict[str, bool],
+    module: cst.Module,
+    klass: str | None,
+    depth: int,
+) -> bool:
+    """``self._check_rows(mask)``: a function of this module that checks the mask."""
+    for call in step.calls:
+        function = callee(module, call, klass)
+        if function is None or function is flow.scope:
+            continue
+        passed: dict[str, bool] = {}
+        for param, arg in bound_arguments(function, call).items():
+            value = on_empty_row(flow, arg, step.index, known)
+            if value is not None:
+                passed[param] = value
+        if passed and _checked(scope_flow(function), passed, module, klass, depth - 1):
+            return True
+    return False
+
+
+def _raises(node: cst.If) -> bool:
+    body = node.body.body
+    first = body[0] if isinstance(body, tuple | list) and body else None
+    if isinstance(first, cst.SimpleStatementLine):
+        return any(isinstance(small, cst.Raise) for small in first.body)
+    return False
+
+
+def _finite_again(call: cst.Call, live: frozenset[str]) -> bool:
+    """A cleanup of the filled scores before the softmax: ``torch.nan_to_num(s)`` (-inf
+    becomes the most negative float), ``s.clamp(min=...)``, ``torch.maximum(s, m)``."""
+    last = callee_last(call)
+    receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+    reads = read_names(receiver) if receiver is not None else set()
+    if call.args:
+        reads |= read_names(call.args[0].value)
+    if not reads & live:
+        return False
+    if last in ("nan_to_num", "nan_to_num_", "clamp_min", "maximum"):
+        return True
+    if last in ("clamp", "clamp_", "clip"):
+        return call_arg(call, "min", 0 if receiver is not None else 1) is not None
+    # torch.max(s, floor) is elementwise; torch.max(s, -1) reduces over a dim
+    args = call.args
+    return (
+        last == "max"
+        and len(args) == 2
+        and args[1].keyword is None
+        and not is_number_literal(args[1].value)
+    )
+
+
+def _row_relative(
+    flow: ScopeFlow, tensor: cst.BaseExpression, mask: cst.BaseExpression, step: Step
+) -> bool:
+    """A mask built from the filled tensor's own row maximum (``(s.max(-1) - s) > t``,
+    sparse mixers): the maximum is never masked, so no row is empty."""
+    root = dotted_name(tensor)
+    if root is None:
+        return False
+    exprs, _ = flow.origins(mask, step.index, depth=4)
+    for expr in exprs:
+        for call in walk(expr):
+            if isinstance(call, cst.Call) and callee_last(call) in ("max", "amax"):
+                func = call.func
+                target = func.value if isinstance(func, cst.Attribute) else None
+                if target is None or dotted_name(target) in ("torch", "th"):
+                    target = call.args[0].value if call.args else None
+                if target is not None and dotted_name(target) == root:
+                    return True
+    return False

@@ -1,0 +1,97 @@
+"""Calls between the functions of one module, for the two questions the project index
+cannot answer (its phase 2 decides findings *at a call* from the callee's summary):
+
+* AL401: is an unscaled product in a helper scaled by every caller in the module
+  (``attend(q * self.scale, k, v)``)? The finding in the callee depends on its callers.
+* AL402: does the caller check the mask with a helper of the same module before the
+  ``-inf`` fill (``self._check_rows(mask)``)? The finding depends on what a callee does.
+
+Both stay inside the module being checked: a plain name (``helper(...)``) or a method on
+``self`` / ``cls`` / the class itself (``self.attend(...)``). Other modules are the index's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+import libcst as cst
+
+from attnlint.lint.walk import walk
+
+
+@lru_cache(maxsize=8)
+def module_functions(module: cst.Module) -> tuple[tuple[cst.FunctionDef, str | None], ...]:
+    """Every function and method of ``module`` with the name of its class (or None)."""
+    out: list[tuple[cst.FunctionDef, str | None]] = []
+    stack: list[tuple[cst.CSTNode, str | None]] = [(module, None)]
+    while stack:
+        node, klass = stack.pop()
+        body = getattr(node, "body", None)
+        items = body.body if isinstance(body, cst.BaseSuite) else body
+        if not isinstance(items, tuple | list):
+            continue
+        for item in items:
+            if isinstance(item, cst.FunctionDef):
+                out.append((item, klass))
+                stack.append((item, None))
+            elif isinstance(item, cst.ClassDef):
+                stack.append((item, item.name.value))
+            elif isinstance(item, cst.If | cst.Try | cst.With):
+                stack.append((item, klass))
+    return tuple(out)
+
+
+def _names(call: cst.Call, function: str, klass: str | None) -> bool:
+    """Whether ``call`` calls ``function`` (a method of ``klass`` when given)."""
+    func = call.func
+    if klass is None:
+        return isinstance(func, cst.Name) and func.value == function
+    return (
+        isinstance(func, cst.Attribute)
+        and func.attr.value == function
+        and isinstance(func.value, cst.Name)
+        and func.value.value in ("self", "cls", klass)
+    )
+
+
+def callers(
+    module: cst.Module, target: cst.FunctionDef, klass: str | None
+) -> Iterator[tuple[cst.FunctionDef, cst.Call]]:
+    """Calls of ``target`` (a method of ``klass``, or a module function) inside the
+    module's functions, with the function that makes each."""
+    name = target.name.value
+    for function, own in module_functions(module):
+        if klass is not None and own != klass:
+            continue  # ``self.attend`` in another class is another method
+        for node in walk(function.body):
+            if isinstance(node, cst.Call) and _names(node, name, klass):
+                yield function, node
+
+
+def callee(module: cst.Module, call: cst.Call, klass: str | None) -> cst.FunctionDef | None:
+    """The function of this module that ``call`` calls, if it names one."""
+    for function, own in module_functions(module):
+        if _names(call, function.name.value, own) and (own is None or own == klass):
+            return function
+    return None
+
+
+def bound_arguments(function: cst.FunctionDef, call: cst.Call) -> dict[str, cst.BaseExpression]:
+    """Parameter name -> the argument ``call`` passes to it (a method's ``self`` is
+    skipped when called through an attribute)."""
+    params = function.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if isinstance(call.func, cst.Attribute) and positional and positional[0] in ("self", "cls"):
+        positional = positional[1:]
+    out: dict[str, cst.BaseExpression] = {}
+    index = 0
+    for arg in call.args:
+        if arg.star:
+            return out  # *args / **kw: the rest cannot be placed
+        if arg.keyword is not None:
+            out[arg.keyword.value] = arg.value
+        elif index < len(positional):
+            out[positional[index]] = arg.value
+            index += 1
+    return out
