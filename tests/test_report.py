@@ -134,3 +134,33 @@ def test_demo_without_torch_names_the_extra(
     err = capsys.readouterr().err
     assert "attnlint[runtime]" in err and err.count("\n") == 1
     assert not (tmp_path / "demo").exists()
+
+
+def test_run_log_is_appended_by_default_and_replaced_on_request(tmp_path: Path) -> None:
+    from attnlint.records import StepReport
+    from attnlint.report.runlog import RunLogWriter
+
+    path = tmp_path / "run.jsonl"
+    for _ in range(2):
+        with RunLogWriter(path, header={"run": "a"}) as w:
+            w.write(StepReport(step=0, loss=1.0))
+    assert len(read_run_log(path).headers) == 2  # appended: a resumed run continues its log
+    with RunLogWriter(path, header={"run": "b"}, append=False) as w:
+        w.write(StepReport(step=0, loss=2.0))
+    log = read_run_log(path)
+    assert len(log.headers) == 1 and log.name == "b" and [s.loss for s in log.steps] == [2.0]
+
+
+def test_a_non_finite_loss_survives_the_run_log(tmp_path: Path) -> None:
+    import math
+
+    from attnlint.records import StepReport
+    from attnlint.report.runlog import RunLogWriter
+    from attnlint.report.summary import losses
+
+    path = tmp_path / "run.jsonl"
+    with RunLogWriter(path, header={}) as w:
+        for step, loss in enumerate([3.0, math.nan, math.inf, None]):
+            w.write(StepReport(step=step, loss=loss))
+    got = losses(read_run_log(path).steps)
+    assert got[0] == 3.0 and math.isnan(got[1]) and got[2] == math.inf and got[3] is None
