@@ -297,3 +297,18 @@ def test_config_error_sample_is_what_attnlint_prints(
     assert len(err.splitlines()) == 1
     for word in re.findall(r"'[^']+'|\S+\.toml", sample.body):
         assert word in err, f"the sample says {word}, attnlint prints {err!r}"
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    """What README.md tells a contributor to run is what CI runs."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    readme_lines = {
+        line.strip()
+        for b in ALL
+        if b.path.name == "README.md" and b.info == "bash"
+        for line in b.body.splitlines()
+    }
+    assert ci[-1].strip() in readme_lines
+    torch_step = next(b for b in ALL if b.path.name == "README.md" and "torch==" in b.body)
+    demo = next(b for b in ALL if b.path.name == "README.md" and "attnlint demo" in b.body)
+    assert torch_step.line < demo.line, "the torch step comes before the command it applies to"
