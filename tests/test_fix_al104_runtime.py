@@ -103,6 +103,22 @@ def train():
 
 train()
 """,
+    "a clip in each branch": """\
+for x, y in data:
+    opt.zero_grad()
+    scaler.scale(torch.nn.functional.mse_loss(model(x), y)).backward()
+    if skip_clip:
+        #U
+        torch.nn.utils.clip_grad_value_(model.parameters(), 0.1)
+    elif clip_on:
+        #U
+        norms.append(float(clip_grad_norm_(model.parameters(), 0.5)))
+    else:
+        #U
+        torch.nn.utils.clip_grad_value_(model.parameters(), 0.2)
+    scaler.step(opt)
+    scaler.update()
+""",
     "accumulation branch": """\
 for i, (x, y) in enumerate(data):
     scaler.scale(torch.nn.functional.mse_loss(model(x), y) / 2).backward()
@@ -180,6 +196,18 @@ for x, y in data:
     scaler.step(opt)
     scaler.update()
 """,
+    # two ifs in a row: both clips may run in one step, and a second unscale_ raises
+    "clips in two ifs": """\
+for x, y in data:
+    opt.zero_grad()
+    scaler.scale(torch.nn.functional.mse_loss(model(x), y)).backward()
+    if clip_on:
+        torch.nn.utils.clip_grad_value_(model.parameters(), 0.1)
+    if clip_on:
+        norms.append(float(clip_grad_norm_(model.parameters(), 0.5)))
+    scaler.step(opt)
+    scaler.update()
+""",
     # a while test is evaluated on every turn
     "while test": """\
 for x, y in data:
@@ -225,19 +253,21 @@ def _run(source: str) -> tuple[list[float], list[Any]]:
 @pytest.mark.parametrize("name", list(LAYOUTS))
 def test_fixed_program_unscales_once_in_the_right_place(name: str) -> None:
     original = _original(LAYOUTS[name])
+    marks = LAYOUTS[name].count("#U")
     found = lint_source(original, "train.py", rules=[ClipBeforeUnscale])
-    assert [d.fixable for d in found] == [True]
+    assert [d.fixable for d in found] == [True] * marks
     fixed = apply_fixes(original, "train.py", rules=[ClipBeforeUnscale])
     expected = _expected(LAYOUTS[name])
     assert fixed.source == expected
-    # minimal: one line added, or one line changed in place
+    # minimal: a line added per insert, or the clip's line changed in place
     changed = [
         line
         for line in difflib.ndiff(original.splitlines(), fixed.source.splitlines())
         if line[:1] in "+-"
     ]
-    assert len(changed) in (1, 2)
-    assert all("unscale_" in line for line in changed if line.startswith("+"))
+    added = [line for line in changed if line.startswith("+")]
+    assert len(added) == marks and all("scaler.unscale_(opt)" in line for line in added)
+    assert len(changed) - len(added) == LAYOUTS[name].count("#U;")
     assert lint_source(fixed.source, "train.py", rules=[ClipBeforeUnscale]) == []
 
     norms, weights = _run(fixed.source)

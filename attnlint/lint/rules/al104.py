@@ -28,7 +28,7 @@ class ClipBeforeUnscale(ScopedRule):
         scalers, optimizers, unscales = self._scaler_use(flow)
         if not scalers:
             return
-        fix_offered = False
+        placed = _placements(flow, nodes)
         for clip in nodes:
             assert isinstance(clip, cst.Call)
             step = flow.step_of(clip)
@@ -37,21 +37,17 @@ class ClipBeforeUnscale(ScopedRule):
             fix = None
             anchor = _anchor(step)
             if (
-                not fix_offered
+                step.index in placed
                 and not unscales
                 and anchor is not None
                 and len(scalers) == 1
                 and len(optimizers) == 1
-                and self._encloses_all(flow, step, nodes)
                 and _between_backward_and_step(flow, step, scalers[0])
             ):
-                # Only the first clip of the step gets the insert: a second unscale_ in
-                # the same step raises at run time.
                 fix = Fix(
                     f"call {scalers[0]}.unscale_({optimizers[0]}) before clipping",
                     (Edit(anchor, f"{scalers[0]}.unscale_({optimizers[0]})", "insert_before"),),
                 )
-            fix_offered = True  # only the first unguarded clip may take the insert
             self.report(
                 clip,
                 "gradients are clipped while still multiplied by the GradScaler's scale "
@@ -59,17 +55,6 @@ class ClipBeforeUnscale(ScopedRule):
                 f"every step is clipped; call {scalers[0]}.unscale_(optimizer) before clipping",
                 fix=fix,
             )
-
-    @staticmethod
-    def _encloses_all(flow: ScopeFlow, first: Step, clips: list[cst.CSTNode]) -> bool:
-        """An unscale_ inserted before ``first`` runs before every other clip (not only
-        in the branch ``first`` sits in)."""
-        for clip in clips:
-            assert isinstance(clip, cst.Call)
-            other = flow.step_of(clip)
-            if other is not None and not first.encloses(other):
-                return False
-        return True
 
     @staticmethod
     def _scaler_use(flow: ScopeFlow) -> tuple[list[str], list[str], list[int]]:
@@ -106,6 +91,36 @@ class ClipBeforeUnscale(ScopedRule):
                     if len(call.args) == 1 and call.args[0].keyword is None:
                         add(optimizers, dotted_name(call.args[0].value))
         return scalers, optimizers, unscales
+
+
+def _placements(flow: ScopeFlow, clips: list[cst.CSTNode]) -> set[int]:
+    """The steps whose clip may take an ``unscale_``: a second one in the same step raises,
+    so either the first clip alone, when it runs whenever any other does, or every clip,
+    when each sits in its own branch of one ``if`` / ``elif`` / ``else`` chain."""
+    steps = [s for s in (flow.step_of(c) for c in clips if isinstance(c, cst.Call)) if s]
+    if not steps:
+        return set()
+    if all(steps[0].encloses(other) for other in steps):
+        return {steps[0].index}
+    if all(_exclusive(flow, a, b) for i, a in enumerate(steps) for b in steps[i + 1 :]):
+        return {step.index for step in steps}
+    return set()
+
+
+def _exclusive(flow: ScopeFlow, a: Step, b: Step) -> bool:
+    """``a`` and ``b`` sit in different branches of one ``if`` chain: at most one runs."""
+    for x, y in zip(a.blocks, b.blocks, strict=False):
+        if x is y:
+            continue
+        for step in flow.steps:
+            node = step.node
+            if isinstance(node, cst.If):
+                other = node.orelse
+                branches = (node.body, other if isinstance(other, cst.If) else other and other.body)
+                if any(x is n for n in branches) and any(y is n for n in branches):
+                    return True
+        return False
+    return False
 
 
 def _anchor(step: Step) -> cst.CSTNode | None:
