@@ -13,13 +13,24 @@ def site(
     step: int, config: GuardConfig, name: str, st: AttentionStats, state: State
 ) -> list[Violation]:
     out = _variance(step, config, name, st)
-    out += _collapse(step, config, name, st, state)
+    if not _sink_explains(config, st):
+        out += _collapse(step, config, name, st, state)
     out += _uniform(step, config, name, st, state)
     out += _mass(step, config, name, st)
     out += _sink(step, config, name, st, state)
     out += _logits(step, config, name, st, state)
     out += _residual(step, config, name, st, state)
     return out
+
+
+def _sink_explains(config: GuardConfig, st: AttentionStats) -> bool:
+    """Rows that are one-hot on one shared key are a sink (the diagnostics table's "all
+    queries attend to the same token"), reported as attention_sink rather than a collapse;
+    rows one-hot on keys of their own are a collapse."""
+    mass, lift, top = st.sink_mass, st.sink_lift, st.max_row_weight
+    if mass is None or lift is None or top is None:
+        return False
+    return mass > config.sink_mass_min and lift > config.sink_lift_min and mass >= 0.9 * top
 
 
 def _variance(step: int, config: GuardConfig, name: str, st: AttentionStats) -> list[Violation]:
