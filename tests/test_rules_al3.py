@@ -267,7 +267,7 @@ def test_al303_silent(source: str) -> None:
     ("rule", "source"),
     [
         (NanMasking, "import torch\nx = torch.zeros(3)\n"),
-        (ScoreClamp, "scores = model(x)\nloss = criterion(scores, y)\n"),
+        (ScoreClamp, "scores = model(x)\nerr = criterion(scores, y)\n"),
         (SilentNonfiniteSkip, "for b in data:\n    if b is None:\n        continue\n"),
     ],
 )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import libcst as cst
+from pydantic import BaseModel
 
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, Step, bound_value
 from attnlint.lint.helpers import call_arg
+from attnlint.lint.rule import RuleContext
+from attnlint.lint.scrubs import HelperScrubs, is_candidate_call, scrubbed_params
 from attnlint.lint.values import feeds_loss
 from attnlint.lint.vocab import callee_last, contains, is_loss_scope, is_model_call, name_tokens
 
@@ -59,6 +62,17 @@ def is_scores(
     return False
 
 
+SCRUBS = "al301.scrubs"
+_WHY = (
+    "the NaN that should stop the run is turned into a constant with no gradient; find "
+    "where it comes from instead"
+)
+
+
+def _holds_scores(flow: ScopeFlow, expr: cst.BaseExpression, at: int) -> bool:
+    return is_scores(flow, expr, at, SCORE_TOKENS)
+
+
 def _root_name(expr: cst.BaseExpression) -> str | None:
     while isinstance(expr, cst.Attribute | cst.Subscript):
         expr = expr.value
@@ -69,33 +83,60 @@ class NanMasking(ScopedRule):
     code = "AL301"
     name = "nan-masking"
     summary = "NaN/inf in scores, logits or the loss replaced before the loss or the step"
-    triggers = ("nan", "isfinite", "isinf")  # isnan and nan_to_num contain "nan"
+    # isnan and nan_to_num contain "nan"; "backward" and "loss": the caller of a helper
+    # that scrubs (its pending finding needs the caller's file parsed)
+    triggers = ("nan", "isfinite", "isinf", "backward", "loss")
+
+    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+        super().__init__(context, options)
+        self._helpers = HelperScrubs(self, SCRUBS, "replaced", _WHY)
+        self._calls: set[int] = set()  # candidates that are calls to a possible helper
 
     def visit_Call(self, node: cst.Call) -> None:
         last = callee_last(node)
         if last in _SANITISERS or last in _NAN_TESTS:
             self.candidate(node)
+        elif is_candidate_call(node):
+            self._calls.add(id(node))
+            self.candidate(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value = node.value
+        if isinstance(value, cst.Call) and any(
+            is_candidate_call(value, t.target) for t in node.targets
+        ):
+            self._calls.add(id(value))
+            self.candidate(value)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        super().leave_Module(original_node)
+        self._helpers.flush()
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
         loss_scope = is_loss_scope(flow.scope, class_name)
+        calls = [node for node in nodes if id(node) in self._calls]
+        self._helpers.calls_in(flow, calls, loss_scope, _holds_scores)  # type: ignore[arg-type]
         for call in nodes:
             assert isinstance(call, cst.Call)
             step = flow.step_of(call)
-            if step is None:
+            if step is None or id(call) in self._calls:
                 continue
             found = self._sanitised(call, step)
             if found is None:
                 continue
             anchor, value, names = found
-            if not is_scores(flow, value, step.index, _SCORE_OR_LOSS):
-                continue
-            if feeds_loss(flow, step, anchor, names, loss_scope):
+            if is_scores(flow, value, step.index, _SCORE_OR_LOSS) and feeds_loss(
+                flow, step, anchor, names, loss_scope
+            ):
                 self.report(
                     anchor,
                     "non-finite values in model outputs/scores are replaced on the way to the "
-                    "loss: the NaN that should stop the run is turned into a constant with no "
-                    "gradient; find where it comes from instead",
+                    f"loss: {_WHY}",
                 )
+                continue
+            params = scrubbed_params(flow, step, value, names)
+            if params:  # a helper: its callers decide whether scores reach a loss
+                self._helpers.scrub(flow, anchor, params, callee_last(call))
 
     def _sanitised(
         self, call: cst.Call, step: Step

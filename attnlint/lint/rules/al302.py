@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import libcst as cst
+from pydantic import BaseModel
 
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow
 from attnlint.lint.helpers import call_arg, is_number_literal
+from attnlint.lint.rule import RuleContext
 from attnlint.lint.rules.al301 import is_scores
+from attnlint.lint.scrubs import HelperScrubs, is_candidate_call, scrubbed_params
 from attnlint.lint.values import feeds_loss
 from attnlint.lint.vocab import callee_last, contains, is_loss_scope
 
@@ -41,22 +44,68 @@ def _probability_bounds(low: cst.Arg | None, high: cst.Arg | None) -> bool:
     return ceiling is not None and 0.0 < ceiling <= 1.0 and (floor is None or floor >= 0.0)
 
 
+CLAMPS = "al302.clamps"
+_WHY = (
+    "outside the bounds the gradient is exactly zero, so saturated scores stop learning "
+    "and the loss goes flat; fix the scale upstream or use a loss that is stable on raw "
+    "logits"
+)
+
+
+def _holds_scores(flow: ScopeFlow, expr: cst.BaseExpression, at: int) -> bool:
+    return is_scores(flow, expr, at, SCORE_TOKENS)
+
+
+def _domain_bounds(low: cst.Arg | None, high: cst.Arg) -> bool:
+    """``clamp(-1, 1)``, ``clamp(-1 + eps, 1 - eps)``: an acos / atanh domain."""
+    text = [low.value if low is not None else None, high.value]
+    values = []
+    for node in text:
+        if isinstance(node, cst.BinaryOperation):
+            node = node.left  # 1 - eps
+        values.append(_literal_value(node) if node is not None else None)
+    return all(v is not None and abs(v) <= 1.0 for v in values)
+
+
 class ScoreClamp(ScopedRule):
     code = "AL302"
     name = "score-clamp"
     summary = "scores or logits clamped before the loss: zero gradient at the bounds"
-    triggers = ("clamp", "clip")
+    # "backward" and "loss": the caller of a helper that clamps (see AL301)
+    triggers = ("clamp", "clip", "backward", "loss")
+
+    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+        super().__init__(context, options)
+        self._helpers = HelperScrubs(self, CLAMPS, "clamped", _WHY)
+        self._calls: set[int] = set()
 
     def visit_Call(self, node: cst.Call) -> None:
         if callee_last(node) in _CLAMPS:
             self.candidate(node)
+        elif is_candidate_call(node):
+            self._calls.add(id(node))
+            self.candidate(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value = node.value
+        if isinstance(value, cst.Call) and any(
+            is_candidate_call(value, t.target) for t in node.targets
+        ):
+            self._calls.add(id(value))
+            self.candidate(value)
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        super().leave_Module(original_node)
+        self._helpers.flush()
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
         loss_scope = is_loss_scope(flow.scope, class_name)
+        calls = [node for node in nodes if id(node) in self._calls]
+        self._helpers.calls_in(flow, calls, loss_scope, _holds_scores)
         for call in nodes:
             assert isinstance(call, cst.Call)
             step = flow.step_of(call)
-            if step is None:
+            if step is None or id(call) in self._calls:
                 continue
             qualname = self.context.qualname(call.func) or ""
             method = not qualname.startswith(("torch.", "numpy.", "np."))
@@ -80,21 +129,21 @@ class ScoreClamp(ScopedRule):
                 continue  # clamp(p, eps, 1 - eps): a probability, whatever its name
             if self._feeds_log(step.calls, call):
                 continue  # probabilities kept off zero before a log
-            if not is_scores(flow, value, step.index, SCORE_TOKENS):
-                continue
             names = (
                 set(step.binds) if step.value is not None and contains(step.value, call) else set()
             )
             if callee_last(call).endswith("_") and isinstance(value, cst.Name):
                 names.add(value.value)
-            if feeds_loss(flow, step, call, names, loss_scope):
-                self.report(
-                    call,
-                    "scores/logits are clamped on their way into the loss: outside the bounds "
-                    "the gradient is exactly zero, so saturated scores stop learning and the "
-                    "loss goes flat; fix the scale upstream or use a loss that is stable on "
-                    "raw logits",
-                )
+            if is_scores(flow, value, step.index, SCORE_TOKENS) and feeds_loss(
+                flow, step, call, names, loss_scope
+            ):
+                self.report(call, f"scores/logits are clamped on their way into the loss: {_WHY}")
+                continue
+            if high is None or _domain_bounds(low, high):
+                continue  # a helper's clamp(-1, 1) before acos is not a score clamp
+            params = scrubbed_params(flow, step, value, names)
+            if params:  # a helper: its callers decide whether scores reach a loss
+                self._helpers.scrub(flow, call, params, self.context.code_for(call))
 
     @staticmethod
     def _feeds_log(calls: tuple[cst.Call, ...], clamp: cst.Call) -> bool:

@@ -1,0 +1,181 @@
+"""Scrubs one call away (AL301, AL302): a helper that cleans or clamps its parameter (or
+its result) and a caller that hands it the model's scores and builds the loss from what
+comes back.
+
+In the helper, a scrub of a value derived from a parameter that reaches the return is a
+fact on that parameter (``index.fact``); a scrubbed return value is a fact on
+``RETURN``. At the call, the rule asks the project index whether the callee has the
+fact (``report_if``). The finding points at the scrub when the helper is in the same
+module (that is the line a user changes) and at the call otherwise; either way it names
+the other end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from attnlint.lint.flow import SCORE_TOKENS, ScopeFlow, Step, read_names
+from attnlint.lint.helpers import parameter_names
+from attnlint.lint.index import RETURN
+from attnlint.lint.rule import Rule
+from attnlint.lint.values import feeds_loss
+from attnlint.lint.vocab import LOSS_TOKENS, callee_last, contains, is_model_call, name_tokens
+
+# Calls whose callee is never a project helper.
+_LIBRARIES = ("torch.", "numpy.", "math.", "np.", "F.", "nn.", "builtins.")
+_BUILTINS = frozenset({"len", "float", "int", "print", "range", "zip", "enumerate", "list"})
+
+
+@dataclass(slots=True)
+class _Scrub:
+    node: cst.CSTNode
+    params: frozenset[str]  # parameters the scrubbed value comes from ("return" included)
+
+
+@dataclass(slots=True)
+class _Call:
+    call: cst.Call
+    slot: int | str  # position, keyword or RETURN
+    node: cst.CSTNode  # where the finding goes when the helper is elsewhere
+    caller: str  # "train_step" / "<module>"
+
+
+def scrubbed_params(
+    flow: ScopeFlow, step: Step, value: cst.BaseExpression, names: set[str]
+) -> frozenset[str]:
+    """The parameters (and ``RETURN``) a scrub of ``value`` at ``step`` acts on for the
+    function's callers: parameters ``value`` is derived from, when the scrubbed result
+    (``names``, or the step itself) reaches a ``return``; ``RETURN`` alone for a value
+    named like a loss."""
+    scope = flow.scope
+    if not isinstance(scope, cst.FunctionDef):
+        return frozenset()
+    returned = isinstance(step.node, cst.Return)
+    if not returned:
+        returned = any(isinstance(s.node, cst.Return) for s, _ in flow.forward(names, step.index))
+    if not returned:
+        return frozenset()
+    if name_tokens(value) & LOSS_TOKENS:
+        return frozenset({RETURN})  # ``return torch.nan_to_num(loss)``: the caller's loss
+    exprs, _ = flow.origins(value, step.index)
+    read: set[str] = set()
+    for expr in exprs:
+        read |= read_names(expr)
+    return frozenset((read & parameter_names(scope)) - {"self", "cls"})
+
+
+def is_candidate_call(call: cst.Call, target: cst.BaseExpression | None = None) -> bool:
+    """A call that may hand scores to a project helper: an argument named like scores, a
+    forward pass (``soft_rank(model(x))``), or a result bound to a loss (``loss = f(b)``)."""
+    func = call.func
+    if target is not None:
+        return bool(name_tokens(target) & LOSS_TOKENS)
+    if isinstance(func, cst.Name) and func.value in _BUILTINS:
+        return False
+    for arg in call.args:
+        value = arg.value
+        if isinstance(value, cst.Call) and is_model_call(value):
+            return True
+        if name_tokens(value) & SCORE_TOKENS:
+            return True
+    return False
+
+
+class HelperScrubs:
+    """Collects scrubs in helpers and calls to helpers for one module; ``flush`` at the
+    end of the module turns them into conditional findings."""
+
+    def __init__(self, rule: Rule, fact: str, what: str, why: str) -> None:
+        self.rule = rule
+        self.fact = fact
+        self.what = what  # "replaced with nan_to_num" / "clamped"
+        self.why = why  # what that does to training
+        self.scrubs: dict[str, list[_Scrub]] = {}  # helper's name -> its scrubs
+        self.calls: list[_Call] = []
+
+    def scrub(
+        self, flow: ScopeFlow, node: cst.CSTNode, params: frozenset[str], detail: str
+    ) -> None:
+        scope = flow.scope
+        assert isinstance(scope, cst.FunctionDef)
+        for param in params:
+            self.rule.context.index.fact(scope, self.fact, param, detail)
+        self.scrubs.setdefault(scope.name.value, []).append(_Scrub(node, params))
+
+    def calls_in(
+        self, flow: ScopeFlow, calls: list[cst.Call], loss_scope: bool, is_scores: object
+    ) -> None:
+        """Calls of this scope whose result reaches the loss: each argument that holds the
+        model's scores is a slot to ask about, and so is the return value."""
+        index = self.rule.context.index
+        for call in dict.fromkeys(calls):  # a call may be a candidate twice
+            step = flow.step_of(call)
+            callee = index.callee(call)
+            if step is None or callee is None or callee.startswith(_LIBRARIES):
+                continue
+            names = (
+                set(step.binds) if step.value is not None and contains(step.value, call) else set()
+            )
+            if not feeds_loss(flow, step, call, names, loss_scope):
+                continue
+            scope = flow.scope
+            caller = scope.name.value if isinstance(scope, cst.FunctionDef) else "<module>"
+            position = 0
+            for arg in call.args:
+                if arg.star:
+                    break
+                slot: int | str = arg.keyword.value if arg.keyword is not None else position
+                if arg.keyword is None:
+                    position += 1
+                if is_scores(flow, arg.value, step.index):  # type: ignore[operator]
+                    self.calls.append(_Call(call, slot, arg.value, caller))
+            self.calls.append(_Call(call, RETURN, call, caller))
+
+    def flush(self) -> None:
+        done: set[int] = set()
+        for item in self.calls:
+            last = callee_last(item.call)
+            here = [s for s in self.scrubs.get(last, ()) if _slot_name(s, item) is not None]
+            if here:
+                scrub = here[0]
+                if id(scrub.node) in done:
+                    continue
+                done.add(id(scrub.node))
+                node = scrub.node
+                if item.slot == RETURN:
+                    message = (
+                        f"the result of {{callee}} is {self.what} here (`{{detail}}`), and "
+                        f"{item.caller} uses it as the loss: {self.why}"
+                    )
+                else:
+                    message = (
+                        f"the scores {item.caller} passes to {{callee}} are {self.what} here "
+                        f"(`{{detail}}`), and the loss is built from the result: {self.why}"
+                    )
+            else:
+                node = item.node
+                if item.slot == RETURN:
+                    message = (
+                        f"{{callee}} returns its result {self.what} (`{{detail}}`), and the "
+                        f"loss is built from it here: {self.why}"
+                    )
+                else:
+                    message = (
+                        f"the scores passed here are {self.what} inside {{callee}} "
+                        f"(`{{detail}}`), and the loss is built from the result: {self.why}"
+                    )
+            self.rule.report_if(node, item.call, item.slot, self.fact, message)
+        self.scrubs.clear()
+        self.calls.clear()
+
+
+def _slot_name(scrub: _Scrub, item: _Call) -> str | None:
+    """Whether the scrub acts on what ``item`` passes (by keyword, or positionally: the
+    index maps the position; here any positional slot may be it)."""
+    if item.slot == RETURN:
+        return RETURN if RETURN in scrub.params else None
+    if isinstance(item.slot, str):
+        return item.slot if item.slot in scrub.params else None
+    return next(iter(p for p in scrub.params if p != RETURN), None)
