@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import libcst as cst
 
 from attnlint.lint.walk import children, walk
@@ -165,3 +168,41 @@ def read_names(node: cst.CSTNode) -> list[cst.Name]:
             parts = list(children(current))
         stack.extend(part for part in reversed(parts) if part is not None)
     return found
+
+
+_T = TypeVar("_T")
+
+
+class ScopeFacts:
+    """Answers about one module's scopes, each computed once per scope.
+
+    Rules ask "is this name read in the scope?" or "which logger does the module bind?"
+    once per finding; walking the scope each time makes a long module quadratic (a 50k-line
+    script has thousands of findings in one scope). One instance lives on the RuleContext
+    of the module being checked, so nothing outlives that module. Keys hold the node itself,
+    which keeps its ``id`` from being reused while the entry exists.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[str, int], tuple[cst.CSTNode, Any]] = {}
+
+    def once(self, kind: str, scope: cst.CSTNode, compute: Callable[[], _T]) -> _T:
+        """``compute()`` the first time ``kind`` is asked about ``scope``, then its answer."""
+        key = (kind, id(scope))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = (scope, compute())
+            self._memo[key] = hit
+        return hit[1]  # type: ignore[no-any-return]
+
+    def reads(self, scope: cst.CSTNode) -> frozenset[str]:
+        """The names ``read_names(scope)`` finds."""
+        return self.once("reads", scope, lambda: frozenset(n.value for n in read_names(scope)))
+
+    def names(self, scope: cst.CSTNode) -> frozenset[str]:
+        """``names_in(scope)``."""
+        return self.once("names", scope, lambda: frozenset(names_in(scope)))
+
+    def statements(self, scope: cst.Module | cst.FunctionDef) -> tuple[cst.CSTNode, ...]:
+        """``scope_statements(scope.body)``."""
+        return self.once("statements", scope, lambda: tuple(scope_statements(scope.body)))

@@ -231,8 +231,10 @@ class FileIndex:
         # text is the k-th FunctionDef of that name the in-order walk meets.
         if self._def_lines is None:
             self._def_lines = {}
+            line, at = 1, 0  # counted on from the previous def: linear, not quadratic
             for match in _DEF_LINE.finditer(self._source):
-                line = self._source.count("\n", 0, match.start()) + 1
+                line += self._source.count("\n", at, match.start())
+                at = match.start()
                 self._def_lines.setdefault(match.group(1), []).append(line)
         seen = self._def_seen.get(name, 0)
         self._def_seen[name] = seen + 1

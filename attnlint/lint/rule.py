@@ -17,6 +17,7 @@ import libcst as cst
 from pydantic import BaseModel, ConfigDict
 
 from attnlint.lint.diagnostic import Fix
+from attnlint.lint.helpers import ScopeFacts
 from attnlint.lint.index import FileIndex
 
 
@@ -121,6 +122,7 @@ class RuleContext:
     imports: dict[str, str] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
     index: FileIndex = field(default_factory=lambda: FileIndex("", {}))  # the project index
+    facts: ScopeFacts = field(default_factory=ScopeFacts)  # per-scope answers, computed once
 
     @classmethod
     def for_module(cls, path: str, source: str, module: cst.Module) -> RuleContext:

@@ -12,6 +12,7 @@ goes on. An exception raised while working on one file is that file's answer
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import multiprocessing
 import signal
 import traceback
@@ -42,6 +43,7 @@ def _serve(
     """A worker's loop: batches of ``(index, item)`` in, one ``(index, ok, value)`` out per
     item, in order, as soon as it is done."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    faulthandler.disable()  # a crash here is reported as the file's AL001, not as a dump
     setup(setup_arg)
     while True:
         try:

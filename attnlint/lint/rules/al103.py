@@ -15,10 +15,7 @@ from attnlint.lint.diagnostic import Edit, Fix
 from attnlint.lint.helpers import (
     call_arg,
     is_test_path,
-    names_in,
     parameter_names,
-    read_names,
-    scope_statements,
 )
 from attnlint.lint.index import RETURN
 from attnlint.lint.names import LIGHTNING_MODULES, NORM_RETURNING
@@ -198,12 +195,12 @@ class UnloggedGradClip(Rule):
     def _is_read(self, name: str) -> bool:
         scope = self._scope()
         if isinstance(scope, cst.FunctionDef):
-            for stmt in scope_statements(scope.body):
+            for stmt in self.context.facts.statements(scope):
                 if isinstance(stmt, cst.Global | cst.Nonlocal) and name in {
                     item.name.value for item in stmt.names if isinstance(item.name, cst.Name)
                 }:
                     return True  # read elsewhere, out of sight
-        return any(found.value == name for found in read_names(scope))
+        return name in self.context.facts.reads(scope)
 
     # -- fix -------------------------------------------------------------------------
 
@@ -216,7 +213,7 @@ class UnloggedGradClip(Rule):
         if target is not None and target.value != "_":
             variable = target.value
         else:
-            taken = names_in(self._scope())
+            taken = self.context.facts.names(self._scope())
             variable = next((n for n in _FRESH_NAMES if n not in taken), "")
             if not variable:
                 return None
@@ -240,9 +237,6 @@ class UnloggedGradClip(Rule):
     def _log_line(self, call: cst.Call, variable: str) -> str | None:
         """A statement that logs ``variable`` with a logger this code already uses."""
         function = self._scope()
-        function_code = (
-            self.context.code_for(function) if function is not self.context.module else ""
-        )
         source = self.context.source
         if self._in_lightning_method():
             return f'self.log("grad_norm", {variable})'
@@ -257,7 +251,8 @@ class UnloggedGradClip(Rule):
         wandb = next((k for k, v in self.context.imports.items() if v == "wandb"), None)
         if wandb is not None and f"{wandb}.log(" in source:
             return f'{wandb}.log({{"grad_norm": float({variable})}})'
-        writer = _scalar_writer(function_code or source)
+        # Once per scope, not per finding: codegen and a text search of the whole scope.
+        writer = self.context.facts.once("al103-writer", function, lambda: self._writer(function))
         if writer is not None:
             receiver, step = writer
             return f'{receiver}.add_scalar("grad_norm", {variable}{step})'
@@ -289,16 +284,34 @@ class UnloggedGradClip(Rule):
         if function is not self.context.module:
             scopes.insert(0, function)
         for scope in scopes:
-            for stmt in scope_statements(scope.body):
-                if (
-                    isinstance(stmt, cst.Assign)
-                    and len(stmt.targets) == 1
-                    and isinstance(stmt.targets[0].target, cst.Name)
-                    and isinstance(stmt.value, cst.Call)
-                ):
-                    qualname = self.context.qualname(stmt.value.func) or ""
-                    if qualname.endswith(("getLogger", "get_logger")):
-                        return stmt.targets[0].target.value, False
+            found = self.context.facts.once(
+                "al103-logger", scope, lambda scope=scope: self._logger_in(scope)
+            )
+            if found is not None:
+                return found, False
+        return None
+
+    def _writer(self, function: cst.Module | cst.FunctionDef) -> tuple[str, str] | None:
+        module = self.context.module
+        if not self.context.facts.once(
+            "al103-tb", module, lambda: ".add_scalar(" in self.context.source
+        ):
+            return None  # the usual case, without rendering the function's code
+        if function is self.context.module:
+            return _scalar_writer(self.context.source)
+        return _scalar_writer(self.context.code_for(function))
+
+    def _logger_in(self, scope: cst.Module | cst.FunctionDef) -> str | None:
+        for stmt in self.context.facts.statements(scope):
+            if (
+                isinstance(stmt, cst.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0].target, cst.Name)
+                and isinstance(stmt.value, cst.Call)
+            ):
+                qualname = self.context.qualname(stmt.value.func) or ""
+                if qualname.endswith(("getLogger", "get_logger")):
+                    return stmt.targets[0].target.value
         return None
 
 
