@@ -5,12 +5,12 @@
 Builds one module per size out of a training-code block that sets off most rules
 (optimizer with a literal learning rate, clipping with a discarded norm, a GradScaler
 step, nan_to_num on scores, hand-written attention, a skipped non-finite loss), and a
-``plain`` variant of the same size with none of the trigger words' findings (classes,
-docstrings, arithmetic). For each it prints the lines, the findings, the seconds of a
-bare libcst parse, of the whole ``attnlint check`` in a subprocess (start-up included, no
-cache), and the seconds per 10k lines: flat from the smallest to the largest size means
-linear time. Rounds are interleaved (every size once, then again) so that a busy machine
-slows all sizes alike.
+``plain`` variant of the same size with no findings (classes, docstrings, arithmetic;
+one trigger word, so that it is parsed too). For each it prints the lines, the findings,
+the seconds of a bare libcst parse, of the whole ``attnlint check`` in a subprocess
+(start-up included, no cache), and the seconds per 10k lines: flat from the smallest to
+the largest size means linear time. Rounds are interleaved (every size once, then again)
+so that a busy machine slows all sizes alike.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+# The optimizer line is a trigger word that is no finding: libcst parses both variants.
 HEADER = (
     "import logging\n\nimport torch\nfrom torch import nn\n\nlog = logging.getLogger(__name__)\n"
+    "\n\ndef make_optimizer(model, cfg):\n"
+    "    return torch.optim.AdamW(model.parameters(), lr=cfg.lr)\n"
 )
 
 FINDINGS = '''
