@@ -28,7 +28,9 @@ def listmle_per_list(scores: Tensor, rel: Tensor, mask: Tensor | None = None) ->
     s = scores.gather(-1, order)
     m = mask.gather(-1, order)
     floor = s.detach().masked_fill(~m, float("inf")).amin(-1, keepdim=True)
-    floor = torch.where(torch.isfinite(floor), floor, torch.zeros_like(floor))
+    # A list with no valid item has no floor (+inf): any finite value will do there, as all
+    # its entries are padding. A NaN or inf among the real scores is left alone, to surface.
+    floor = torch.where(m.any(-1, keepdim=True), floor, torch.zeros_like(floor))
     s_filled = torch.where(m, s, floor - _PAD_GAP)
     # log sum_{j >= k} exp(s_j): a reversed cumulative logsumexp.
     tail = torch.logcumsumexp(s_filled.flip(-1), dim=-1).flip(-1)
