@@ -239,7 +239,9 @@ def _scalars(folder: Path) -> dict[str, dict[int, float]]:
     return out
 
 
-def test_statistics_reach_the_trainers_tensorboard(real_guard: None, tmp_path: Path) -> None:
+def test_statistics_reach_the_trainers_tensorboard(
+    real_guard: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("tensorboard")
     callback = AttentionGuardTrainerCallback(
         config=GuardConfig(every=2, on_violation="raise"), log_path=tmp_path / "run.jsonl"
@@ -275,3 +277,4 @@ def test_statistics_reach_the_trainers_tensorboard(real_guard: None, tmp_path: P
     assert scalars["train/attnlint/violations/total"] == {1: 0.0, 3: 0.0}
     # not in the checkpointed history, and nothing printed per sampled step
     assert not any("attnlint/loss" in row for row in trainer.state.log_history)
+    assert "attnlint/" not in capsys.readouterr().out  # the PrinterCallback was left out
