@@ -267,7 +267,7 @@ _REDUNDANT = (
     # repeats them (the guard's log line does) would say everything twice.
     re.compile(r"^\[[a-z_]+\]\s*"),
     re.compile(r"^step \d+, site '[^']*':\s*"),
-    re.compile(r"\s*\(value [^()]*, bound [^()]*\)$"),
+    re.compile(r"\s*\(value [^()]*, bound [^()]*\)"),
 )
 
 
@@ -303,9 +303,8 @@ def _violations(
         evidence = f"value {_fmt(first.value)}, bound {_fmt(first.bound)}"
         if len(group) > 1:
             evidence = f"first {evidence}"
-        values = [v.value for v in group if v.value is not None]
-        if len(group) > 1 and values:
-            evidence += f"; last {_fmt(group[-1].value)}"
+            if _fmt(last.value) != _fmt(first.value):
+                evidence += f"; last {_fmt(last.value)}"
         console.print(head)
         console.print(Padding(Text(f"{evidence}: {clean_message(first.message)}"), (0, 0, 0, 2)))
 
