@@ -312,3 +312,36 @@ def test_log_to_trainer_switch(real_guard: None, tmp_path: Path, log_to_trainer:
     metrics = tmp_path / "csv" / "version_0" / "metrics.csv"
     text = metrics.read_text() if metrics.exists() else ""
     assert ("attnlint/model.attention/normalized_entropy" in text) is log_to_trainer
+
+
+def test_statistics_reach_a_wandb_logger_offline(
+    real_guard: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("wandb")
+    from _wandb import wandb_records
+    from lightning.pytorch.loggers import WandbLogger
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    callback = AttentionGuardCallback(config=GuardConfig(every=2), log_path=tmp_path / "run.jsonl")
+    logger = WandbLogger(project="attnlint-test", save_dir=str(tmp_path), offline=True)
+    pl.Trainer(
+        max_steps=4,
+        accelerator="cpu",
+        devices=1,
+        logger=logger,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[callback],
+    ).fit(Ranker(), loader())
+    run_dir = Path(logger.experiment.dir).parent
+    logger.experiment.finish()
+    from attnlint.report.runlog import read_run_log
+
+    log = read_run_log(tmp_path / "run.jsonl")
+    tag = "attnlint/model.attention/normalized_entropy"
+    rows = [row for row in wandb_records(run_dir)["history"] if tag in row]
+    want = [s.layers["model.attention"].normalized_entropy for s in log.steps]
+    assert [row[tag] for row in rows] == pytest.approx(want, rel=1e-6)
+    assert [row["trainer/global_step"] for row in rows] == [1, 3]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import torch
+from _wandb import wandb_records
 from guard_models import FAMILIES
 
 from attnlint.guard import AttentionGuard, GuardConfig
@@ -103,49 +104,6 @@ def test_tensorboard_shared_writer_is_flushed_not_closed(tmp_path: Path) -> None
     writer.close()
 
 
-def _wandb_records(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """History rows and summary updates of an offline run, from its .wandb file.
-
-    The file is a LevelDB-style log (a 7-byte file header, 32 KiB blocks, records framed
-    by a 7-byte header and split FIRST/MIDDLE/LAST across blocks) of wandb's own protobuf
-    ``Record`` messages, decoded here with wandb's generated classes: wandb >= 0.19 keeps
-    its reader in the Go core, out of Python's reach."""
-    import json
-    import struct
-
-    from wandb.proto import wandb_internal_pb2
-
-    (path,) = run_dir.glob("*.wandb")
-    data = path.read_bytes()
-    assert data[:4] == b":W&B", "not a wandb transaction log"
-    block, pos, pending, frames = 32768, 7, b"", []
-    while pos + 7 <= len(data):
-        if block - pos % block < 7:  # a block's tail too short for a header is padding
-            pos += block - pos % block
-            continue
-        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
-        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
-        if kind in (1, 2):  # FULL, FIRST
-            pending = chunk
-        elif kind in (3, 4):  # MIDDLE, LAST
-            pending += chunk
-        if kind in (1, 4):
-            frames.append(pending)
-    out: dict[str, list[dict[str, Any]]] = {"history": [], "summary": []}
-    for frame in frames:
-        record = wandb_internal_pb2.Record()
-        record.ParseFromString(frame)
-        kind = record.WhichOneof("record_type")
-        items = {"history": lambda r: r.history.item, "summary": lambda r: r.summary.update}
-        if kind in items:
-            row = {
-                item.key or ".".join(item.nested_key): json.loads(item.value_json)
-                for item in items[kind](record)
-            }
-            out[kind].append(row)
-    return out
-
-
 def test_wandb_offline_run_files_hold_the_statistics(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -160,7 +118,7 @@ def test_wandb_offline_run_files_hold_the_statistics(
     guard = _train([out], tmp_path / "run.jsonl")
     (site,) = guard.sites
     log = read_run_log(tmp_path / "run.jsonl")
-    records = _wandb_records(run_dir)
+    records = wandb_records(run_dir)
     rows = records["history"]
     assert [row["attnlint/step"] for row in rows] == [0, 2]
     for row, report in zip(rows, log.steps, strict=True):
