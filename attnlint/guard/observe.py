@@ -12,7 +12,7 @@ import inspect
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -84,29 +84,37 @@ def caller_module(ids: dict[int, str]) -> str | None:
     return None
 
 
+class Pausable(Protocol):
+    intercept_paused: bool
+
+
 class Interceptor(TorchFunctionMode):
     """Sees softmax / SDPA calls made from user code while a scope runs on a sampled step.
 
     Every other call passes straight through: ``func(*args, **kwargs)`` is the same op the
     model would have run, so results are bit-identical. A mode sees only the outermost
     torch call (``F.multi_head_attention_forward``, never the softmax inside it), which is
-    why stock attention modules are observed with hooks instead.
+    why stock attention modules are observed with hooks instead. ``state.intercept_paused``
+    is set while the guard computes, so its own softmax calls are not intercepted.
     """
 
-    def __init__(self, on_call: Callable[[Any, tuple, dict, Any], None]) -> None:
+    def __init__(self, on_call: Callable[[Any, tuple, dict, Any], None], state: Pausable) -> None:
         super().__init__()
         self._on_call = on_call
-        self.paused = False
+        self._state = state
 
     def __torch_function__(
         self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
     ) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        if not self.paused and (func in SOFTMAX_FUNCS or func is F.scaled_dot_product_attention):
-            self.paused = True
+        state = self._state
+        if not state.intercept_paused and (
+            func in SOFTMAX_FUNCS or func is F.scaled_dot_product_attention
+        ):
+            state.intercept_paused = True
             try:
                 self._on_call(func, args, kwargs, out)
             finally:
-                self.paused = False
+                state.intercept_paused = False
         return out

@@ -1,0 +1,127 @@
+"""The step collector: owns the 0-d statistic tensors of one step and reads them at once.
+
+Observers never convert a tensor to a Python value. What they compute stays on the device
+as 0-d tensors in a ``StepCollector`` (per site, in execution order, plus step-wide
+scalars); ``read()`` stacks all of them and makes the step's one host sync. Between
+sampled steps, ``CheapFlags`` accumulates the cheap checks on the device (no sync) and
+is drained by the same read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+Key = tuple[str, str]  # (site, statistic); site "" = a step-wide scalar
+
+
+@dataclass
+class SiteRecord:
+    site: str
+    values: dict[str, Tensor] = field(default_factory=dict)
+    bad_in: Tensor | None = None  # any NaN / inf in the site's inputs
+    bad_out: Tensor | None = None  # ... in its outputs
+
+
+@dataclass
+class GradNormTensors:
+    """Per-group gradient norms, still on the device: ``values[0]`` is the total."""
+
+    names: list[str]
+    values: Tensor  # 1-d, len(names)
+
+
+class StepCollector:
+    """Device tensors gathered on one sampled step, read with a single sync."""
+
+    def __init__(self) -> None:
+        self.records: list[SiteRecord] = []  # execution order
+        self.by_site: dict[str, SiteRecord] = {}
+        self.scalars: dict[str, Tensor] = {}
+        self.input_dim: int | None = None
+        self.call_counts: dict[str, int] = {}
+        self.scope_inputs: dict[str, Tensor] = {}
+        self.grad_norms: GradNormTensors | None = None
+
+    def record(self, site: str) -> SiteRecord:
+        rec = self.by_site.get(site)
+        if rec is None:
+            rec = self.by_site[site] = SiteRecord(site)
+            self.records.append(rec)
+        return rec
+
+    def site_recorded_in(self, path: str) -> SiteRecord | None:
+        """The first site recorded at ``path`` or inside it."""
+        inside = f"{path}." if path else ""
+        return next((r for r in self.records if r.site == path or r.site.startswith(inside)), None)
+
+    def read(self, cheap: dict[str, Tensor] | None = None) -> dict[Key, float]:
+        """Every tensor of the step as a Python float: the step's one host sync."""
+        keys: list[Key] = []
+        tensors: list[Tensor] = []
+        for rec in self.records:
+            for name, t in rec.values.items():
+                keys.append((rec.site, name))
+                tensors.append(t)
+            if rec.bad_in is not None:
+                keys.append((rec.site, "bad_in"))
+                tensors.append(rec.bad_in)
+            if rec.bad_out is not None:
+                keys.append((rec.site, "bad_out"))
+                tensors.append(rec.bad_out)
+        for name, t in self.scalars.items():
+            keys.append(("", name))
+            tensors.append(t)
+        for name, t in (cheap or {}).items():
+            keys.append(("", f"cheap_{name}"))
+            tensors.append(t)
+        grads = self.grad_norms
+        if grads is not None:
+            keys.extend(("grad", n) for n in grads.names)
+        if not tensors and grads is None:
+            return {}
+        flat = _stack(tensors, None if grads is None else grads.values)
+        return dict(zip(keys, flat.tolist(), strict=True))  # the one host sync
+
+
+def _stack(scalars: Sequence[Tensor], tail: Tensor | None) -> Tensor:
+    """One float32 vector of the 0-d ``scalars`` followed by the 1-d ``tail``."""
+    parts = [t if t.dtype == torch.float32 else t.float() for t in scalars]
+    try:
+        flat = torch.stack(parts) if parts else None
+    except RuntimeError:  # a statistic that is not 0-d, or on another device
+        dev = (parts[0] if parts else tail).device  # type: ignore[union-attr]
+        flat = torch.stack([t.reshape(()).to(dev) for t in parts])
+    if tail is None:
+        assert flat is not None
+        return flat
+    tail = tail.float()
+    if flat is None:
+        return tail
+    return torch.cat([flat, tail.to(flat.device)])
+
+
+class CheapFlags:
+    """Cheap checks between sampled steps: per check, how many calls were bad, as a device
+    tensor that only ever grows by an addition (no sync, and under torch.compile a graph
+    input of fixed shape, so the unsampled graph never changes)."""
+
+    NAMES = ("output", "scores", "relevance")
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.counts: dict[str, Tensor] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.counts = {n: torch.zeros((), device=self.device) for n in self.NAMES}
+
+    def add(self, name: str, bad: Tensor) -> None:
+        """``bad``: a 0-d bool (or 0/1) tensor, one call."""
+        prev = self.counts[name]
+        if bad.device != prev.device:
+            prev = prev.to(bad.device)
+        self.counts[name] = prev + bad

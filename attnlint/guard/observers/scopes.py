@@ -1,0 +1,145 @@
+"""User code: softmax / ``F.scaled_dot_product_attention`` calls seen by interception.
+
+Two kinds of scope share one ``TorchFunctionMode`` (``observe.Interceptor``), entered only
+while a scope runs on a sampled step:
+
+* **fx-found sites**: a user module that torch.fx traced; the graph says which of its
+  softmax / SDPA calls, in order, are attention sites (``Scope.calls``).
+* **interception scopes**: a user module fx cannot trace; its softmax over the last dim of
+  a >= 3-d tensor and its SDPA calls become sites when first seen.
+
+Inside a ``torch.compile`` region a mode cannot be entered without a graph break, so a
+scope running compiled is not intercepted: its sites keep the statistics of the last
+eager sampled step (none, if every step is compiled) and ``compiled_unobserved`` names
+them; docs/guard.md says how to observe them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from attnlint.guard import recompute, stats
+from attnlint.guard.observe import Installed, Interceptor, caller_module
+from attnlint.guard.observers.base import Context, arg, compiling, first_float
+from attnlint.guard.sites import HOW_DYN_SDPA, HOW_DYN_SOFTMAX, HOW_EXPECTED, Scope, site_name
+
+Forward = Callable[..., Any]
+
+
+class ScopeObserver:
+    def __init__(self, ctx: Context, scopes: dict[str, Scope], paths: dict[int, str]) -> None:
+        self.ctx = ctx
+        self.scopes = scopes
+        self.paths = paths  # id(module) -> path, for the module whose code made a call
+        self.mode = Interceptor(self.on_call, ctx)
+        self.depth = 0
+        self.compiled_unobserved: set[str] = set()
+
+    def install(self, installed: Installed) -> None:
+        for scope in self.scopes.values():
+            installed.wrap_forward(scope.module, self._around(scope.path))
+
+    def _around(self, path: str) -> Callable[[Forward, tuple, dict], Any]:
+        ctx = self.ctx
+
+        def around(original: Forward, args: tuple, kwargs: dict) -> Any:
+            if not ctx.capturing:
+                return original(*args, **kwargs)
+            if compiling():
+                self.compiled_unobserved.add(path)
+                return original(*args, **kwargs)
+            x = first_float((args, kwargs))
+            if x is not None and x.dim() >= 3:
+                ctx.collector.scope_inputs[path] = x
+            if self.depth:
+                return original(*args, **kwargs)
+            self.depth += 1
+            try:
+                with self.mode:
+                    return original(*args, **kwargs)
+            finally:
+                self.depth -= 1
+
+        return around
+
+    def site_of(self, func: Any, args: tuple, kwargs: dict) -> tuple[str, str] | None:
+        """-> (site, scope path) of an intercepted call, or None when it is no site."""
+        path = caller_module(self.paths)
+        if path is None:
+            return None
+        counts = self.ctx.collector.call_counts
+        scope = self.scopes.get(path)
+        n = counts.get(path, 0)
+        counts[path] = n + 1
+        if scope is not None and scope.traced:
+            calls = scope.calls
+            if not calls or not calls[n % len(calls)]:
+                return None
+            index = sum(calls[: n % len(calls)])
+        else:
+            if func is not F.scaled_dot_product_attention:
+                x = arg(args, kwargs, 0, "input")
+                dim = arg(args, kwargs, 1, "dim")
+                if not isinstance(x, Tensor) or x.dim() < 3 or dim not in (-1, x.dim() - 1):
+                    return None
+            key = f"{path}#attn"
+            index = counts.get(key, 0)
+            counts[key] = index + 1
+        return site_name(path, index), path
+
+    def on_call(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        if not self.ctx.capturing or not isinstance(out, Tensor):
+            return
+        found = self.site_of(func, args, kwargs)
+        if found is None:
+            return
+        site, path = found
+        is_sdpa = func is F.scaled_dot_product_attention
+        if self.ctx.sites.get(site, HOW_EXPECTED) == HOW_EXPECTED:
+            self.ctx.sites[site] = HOW_DYN_SDPA if is_sdpa else HOW_DYN_SOFTMAX
+        if is_sdpa:
+            self.observe_sdpa(site, path, args, kwargs, out)
+        else:
+            self.observe_softmax(site, path, arg(args, kwargs, 0, "input"), out)
+
+    def observe_sdpa(self, site: str, path: str, args: tuple, kwargs: dict, out: Tensor) -> None:
+        cfg = self.ctx.config
+        q, k = arg(args, kwargs, 0, "query"), arg(args, kwargs, 1, "key")
+        with self.ctx.quiet:
+            att = recompute.sdpa(
+                q.detach(),
+                k.detach(),
+                arg(args, kwargs, 3, "attn_mask"),
+                bool(arg(args, kwargs, 5, "is_causal", False)),
+                arg(args, kwargs, 6, "scale"),
+                cfg.masked_logit_threshold,
+                cfg.stats_max_batch,
+            )
+            self._finish(site, path, att, stats.nonfinite(q.detach(), k.detach()), out)
+
+    def observe_softmax(self, site: str, path: str, x: Tensor, out: Tensor) -> None:
+        threshold = self.ctx.config.masked_logit_threshold
+        with self.ctx.quiet:
+            x = x.detach()
+            att = recompute.softmax_site(x, out.detach(), threshold)
+            bad_in = stats.nonfinite(torch.where(x <= threshold, 0.0, x))
+            self._finish(site, path, att, bad_in, out)
+
+    def _finish(
+        self, site: str, path: str, att: recompute.Attention, bad_in: Tensor, out: Tensor
+    ) -> None:
+        extra: dict[str, Tensor] = {}
+        xin = self.ctx.collector.scope_inputs.get(path)
+        if xin is not None:
+            extra["input_variance"] = stats.position_variance(xin.detach())
+        elif att.key_input is not None:
+            extra["input_variance"] = stats.relative_variance(att.key_input, dim=1)
+        self.ctx.store_attention(site, att, extra)
+        rec = self.ctx.collector.record(site)
+        rec.bad_in = bad_in
+        rec.bad_out = stats.nonfinite(out.detach())
