@@ -208,17 +208,18 @@ def test_docs_command_is_on_the_torch_free_path() -> None:
 # ---------------------------------------------------------------- the demo
 
 
-def test_demo_reads_well_at_80_columns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("width", [80, 200])
+def test_demo_reads_well_at_80_and_200_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], width: int
 ) -> None:
     pytest.importorskip("torch")
-    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("COLUMNS", str(width))
     assert main(["demo", "--collapse", "--out", str(tmp_path), "--steps", "12", "--no-plot"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "", "the report lists the violations: nothing on stderr before it"
     out = captured.out
     assert "…" not in out
-    assert max(len(line) for line in out.splitlines()) <= 80
+    assert max(len(line) for line in out.splitlines()) <= width
     assert re.search(r"attention_entropy at \S+, steps \d+\.\.11 \(\d+x\)", out)
     assert len(SITES) == 3  # the shared fixtures are still importable alongside
 
