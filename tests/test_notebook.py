@@ -284,3 +284,22 @@ def test_pre_commit_hook_is_offered_notebooks() -> None:
     assert "types" not in hook  # types is an AND of tags: nothing is both python and jupyter
     for name in ("train.py", "train.ipynb"):
         assert set(hook["types_or"]) & identify.tags_from_filename(name)
+
+
+def test_a_cell_that_only_the_joined_module_rejects_sits_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """IPython compiles cells one by one: a ``__future__`` import in a later cell is
+    fine there, and a cell libcst cannot parse is AL001 in that cell only."""
+    nb = _write(
+        tmp_path / "nb.ipynb",
+        new_code_cell("import torch"),
+        new_code_cell("from __future__ import annotations\nopt = torch.optim.Adam(p, lr=1e-3)"),
+        new_code_cell("(x): int = 1"),  # valid Python that libcst does not parse
+        new_code_cell("opt = torch.optim.Adam(p, lr=1e-3)"),
+    )
+    found = _json(capsys, str(nb))
+    assert [(d["code"], d["cell"], d["line"]) for d in found] == [
+        ("AL001", 3, 1),
+        ("AL101", 4, 1),
+    ]

@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # the runner imports this module; these only type its work it
     from attnlint.lint.runner import FileResult, Job
 
 SYNTAX_CODE = "AL000"
+# Findings on a whole text: CPython or libcst could not read it (AL001: valid Python that
+# libcst cannot parse, or nesting too deep for the rules).
+_WHOLE_FILE = frozenset({SYNTAX_CODE, "AL001"})
 # Cell magics whose body is Python run by the kernel: the body is linted.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 _TOP_LEVEL_AWAIT = 0x2000  # ast.PyCF_ALLOW_TOP_LEVEL_AWAIT: IPython runs `await` in cells
@@ -233,17 +236,22 @@ def lint(
     while True:
         joined = join(notebook, skip)
         found = analyse(joined.text, path, rules, options).diagnostics
-        broken = [d for d in found if d.code == SYNTAX_CODE]
-        if not broken:
+        whole = next((d for d in found if d.code in _WHOLE_FILE), None)
+        if whole is None:
             break
-        # CPython compiled every cell: libcst refused one. Find it and leave it out.
+        # Every cell compiled on its own, so the joined text failed where cells meet (a
+        # ``from __future__`` import in a later cell: that cell sits out) or libcst
+        # refused a cell (AL001 on that cell, as for a file, and the others still run).
+        where = joined.where[whole.line - 1] if 0 < whole.line <= len(joined.where) else None
+        if whole.code == SYNTAX_CODE and where is not None and where[1] > 0:
+            skip.append(where[0])
+            continue
         cell = _libcst_refuses(notebook, skip)
         if cell is None:
             break
         skip.append(cell.number)
-        if check_syntax:
-            out.append(replace(broken[0], path=path, cell=cell.number, line=1, column=1,
-                               end_line=1, end_column=1))  # fmt: skip
+        out.append(replace(whole, path=path, cell=cell.number, line=1, column=1,
+                           end_line=1, end_column=1))  # fmt: skip
     out.extend(_locate(d, joined, path) for d in found)
     out.sort(key=lambda d: (d.cell or 0, d.line, d.column, d.code))
     return out
