@@ -210,7 +210,8 @@ def _analyse(
         from attnlint.lint.project import Project
 
         project = Project()
-        diagnostics += project.decide(project.add(None, path, summary), pending)
+        taken = [(d.code, d.line, d.column) for d in diagnostics]
+        diagnostics += project.decide(project.add(None, path, summary), pending, taken)
         diagnostics.sort(key=lambda d: (d.line, d.column, d.code))
         pending = []
     return Analysis(source, diagnostics, module, positions, summary, pending)

@@ -25,7 +25,7 @@ file's findings, keyed by the file's content: nothing in a summary depends on it
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +79,8 @@ class Pending:
     ``message`` may contain ``{callee}`` (rendered ``make_model (models/factory.py:40)``)
     and ``{detail}`` (the detail the callee's fact was recorded with). ``unless``: details
     that silence it (e.g. the configured keys the caller's module already compares with
-    the data). Positions are 1-based like a Diagnostic's.
+    the data); ``among``, when not empty: the only details for which it holds. Positions
+    are 1-based like a Diagnostic's.
     """
 
     code: str
@@ -93,6 +94,7 @@ class Pending:
     fact: str
     scope: str = ""  # qualified name of the calling function ("" at module level)
     unless: list[str] = field(default_factory=list)
+    among: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,12 +104,12 @@ class Pending:
             "column": self.column,
             "end_line": self.end_line,
             "end_column": self.end_column,
-            "when": [self.callee, self.slot, self.fact, self.scope, self.unless],
+            "when": [self.callee, self.slot, self.fact, self.scope, self.unless, self.among],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Pending:
-        callee, slot, fact, scope, unless = data["when"]
+        callee, slot, fact, scope, unless, among = data["when"]
         return cls(
             data["code"],
             data["message"],
@@ -120,6 +122,7 @@ class Pending:
             fact,
             scope,
             list(unless),
+            list(among),
         )
 
 
@@ -153,6 +156,7 @@ class _Waiting:
     slot: str
     fact: str
     unless: list[str]
+    among: list[str]
 
 
 def _dotted(node: cst.CSTNode, imports: Mapping[str, str]) -> str | None:
@@ -218,11 +222,14 @@ class FileIndex:
         slot: int | str,
         fact: str,
         message: str,
-        unless: list[str] | tuple[str, ...] = (),
+        unless: Iterable[str] = (),
+        among: Iterable[str] = (),
     ) -> None:
         """A finding at ``node`` if the function ``call`` calls has ``fact`` on the
         parameter ``slot`` fills (a positional index, a keyword, or ``RETURN``)."""
-        self.waiting.append(_Waiting(node, call, code, message, str(slot), fact, list(unless)))
+        self.waiting.append(
+            _Waiting(node, call, code, message, str(slot), fact, sorted(unless), sorted(among))
+        )
 
     # -- for the Indexer and the engine ------------------------------------------------
 
@@ -263,6 +270,7 @@ class FileIndex:
                     item.fact,
                     scope.name if scope is not None else "",
                     item.unless,
+                    item.among,
                 )
             )
         return out

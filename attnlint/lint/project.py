@@ -94,10 +94,19 @@ class Project:
 
     # -- deciding ----------------------------------------------------------------------
 
-    def decide(self, module: Module, pendings: Iterable[Pending]) -> list[Diagnostic]:
-        """The pending findings of ``module`` whose condition holds, as Diagnostics."""
+    def decide(
+        self,
+        module: Module,
+        pendings: Iterable[Pending],
+        taken: Iterable[tuple[str, int, int]] = (),
+    ) -> list[Diagnostic]:
+        """The pending findings of ``module`` whose condition holds, as Diagnostics; one
+        per code and position, none where ``taken`` (code, line, column) already has one."""
         out: list[Diagnostic] = []
+        seen = set(taken)
         for pending in pendings:
+            if (pending.code, pending.line, pending.column) in seen:
+                continue
             target = self.lookup(module, pending.callee, pending.scope, self.max_depth)
             if target is None:
                 continue
@@ -107,8 +116,11 @@ class Project:
             detail = self.fact(target, pending.fact, slot, self.max_depth - 1)
             if detail is None or detail in pending.unless:
                 continue
+            if pending.among and detail not in pending.among:
+                continue
             callee = f"{_shown(target.function)} ({target.module.display}:{target.function.line})"
             message = pending.message.replace("{callee}", callee).replace("{detail}", detail)
+            seen.add((pending.code, pending.line, pending.column))
             out.append(
                 Diagnostic(
                     pending.code,

@@ -35,17 +35,24 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
         data = result.summary
         if data is None and cache is not None and result.key is not None:
             data = cache.get_summary(result.key)
-        if data is not None:
-            modules[id(result)] = project.add(result.path, result.display, _summary(data))
+        summary = _summary(data) if data is not None else None
+        if summary is not None:
+            modules[id(result)] = project.add(result.path, result.display, summary)
     for result in results:
         pending = waiting.get(id(result))
         module = modules.get(id(result))
         if pending and module is not None:
-            result.decided = project.decide(module, pending)
+            taken = [(e["code"], e["line"], e["column"]) for e in result.entry if "when" not in e]
+            result.decided = project.decide(module, pending, taken)
 
 
-def _summary(data: Any) -> ModuleSummary:
-    return ModuleSummary.from_json(data)
+def _summary(data: Any) -> ModuleSummary | None:
+    """A cached summary, or None when the cache holds something else (a torn or hand-edited
+    file): a miss, never a crash."""
+    try:
+        return ModuleSummary.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 class _Loader:
@@ -57,15 +64,18 @@ class _Loader:
         self._rules: tuple[list[Any], dict[str, Any]] | None = None
 
     def __call__(self, path: Path) -> ModuleSummary | None:
+        from attnlint.lint.safeio import read_regular
+
         try:
-            data = path.read_bytes()
+            data = read_regular(path)  # an imported module that is a FIFO must not block
         except OSError:
             return None
         key = content_key(data)
         if self.cache is not None:
             cached = self.cache.get_summary(key)
-            if cached is not None:
-                return _summary(cached)
+            summary = _summary(cached) if cached is not None else None
+            if summary is not None:
+                return summary
         from attnlint.lint.engine import analyse
         from attnlint.lint.runner import decode
 

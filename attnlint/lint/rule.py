@@ -9,7 +9,7 @@ resolved by the engine only for files that have findings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -173,10 +173,12 @@ class Rule(cst.BatchableCSTVisitor):
         slot: int | str,
         fact: str,
         message: str,
-        unless: list[str] | tuple[str, ...] = (),
+        unless: Iterable[str] = (),
+        among: Iterable[str] = (),
     ) -> None:
         """Report at ``node`` if the function ``call`` calls has ``fact`` on the parameter
         that ``slot`` (a position, a keyword, or ``index.RETURN``) fills: decided by the
         project index once every summary is known. ``message`` may use ``{callee}``
-        (rendered ``make_model (models/factory.py:40)``) and ``{detail}``."""
-        self.context.index.pending(self.code, node, call, slot, fact, message, unless)
+        (rendered ``make_model (models/factory.py:40)``) and ``{detail}``; ``unless``:
+        details that silence it; ``among``: if given, the only details it holds for."""
+        self.context.index.pending(self.code, node, call, slot, fact, message, unless, among)

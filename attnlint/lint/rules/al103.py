@@ -145,20 +145,20 @@ class UnloggedGradClip(Rule):
             return
         written = dotted_name(value.func) or ""
         head, dot, _ = written.partition(".")
-        if dot and head not in ("self", "cls") and head not in self.context.imports:
-            if head[:1].islower():  # ``obj.method()`` on a local object: not resolvable
-                return
+        local_object = head not in ("self", "cls") and head not in self.context.imports
+        if dot and local_object and head[:1].islower():
+            return  # ``obj.method()`` on a local object: not a name the index resolves
         dropped = (
-            "is discarded here"
+            "is discarded"
             if target is None or target.value == "_"
-            else (f"is assigned to `{target.value}` here and never used")
+            else f"is assigned to `{target.value}` and never used"
         )
         self.report_if(
             value,
             value,
             RETURN,
             RETURNS_NORM,
-            "{callee} clips the gradients and returns the total norm (from {detail}), which "
+            "the total gradient norm returned by {detail} in {callee}, called here, "
             f"{dropped}: log it, so exploding or vanishing gradients (and how often "
             "clipping bites) show in the run's logs",
         )

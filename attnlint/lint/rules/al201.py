@@ -1,15 +1,20 @@
 """AL201 unchecked-input-dim: a configured input dimension never compared with the data.
 
-Two shapes of the same bug (seed 000: ``model_a.stat_dim: 21`` in the config, the model
-built from the first batch's ``player_stats.shape[-1]``, the two never compared):
+Shapes of one bug (seed 000: ``model_a.stat_dim: 21`` in the config, the model built from
+the first batch's ``player_stats.shape[-1]``, the two never compared):
 
 (a) a dimension read from configuration is handed to a model or layer as its input size,
     and nothing in the module compares it with a tensor's ``shape`` / ``size()``;
-(b) the configured value is overridden by the data's shape without comparing the two.
+(b) the configured value is overridden by the data's shape without comparing the two;
+(c) across functions (through the project index, ``attnlint.lint.index``): the data's
+    width passed to a project helper that lets it override the configured width, or to a
+    model constructor's input size while the configuration holds its own; a configuration
+    object handed to a model whose ``__init__`` reads its input size from it.
 
 Kept conservative: only names that say "input" (``stat_dim``, ``input_dim``,
-``in_features``...), only configuration-looking sources, and any comparison in the module
-between that name and a shape silences it.
+``in_features``...), only configuration-looking sources, model code (methods of model
+classes, a model's own ``config``) is never the call site, and any comparison in the
+module between that name and a shape silences it.
 """
 
 from __future__ import annotations
@@ -20,170 +25,20 @@ from dataclasses import dataclass
 import libcst as cst
 from pydantic import BaseModel
 
-from attnlint.lint.helpers import is_test_path, string_value
+from attnlint.lint.dims import (
+    MODEL_NAMES,
+    NOT_MODELS,
+    chain_words,
+    config_key,
+    has_shape,
+    is_config_word,
+    is_input_key,
+)
+from attnlint.lint.dimsite import Sites
+from attnlint.lint.helpers import is_test_path
 from attnlint.lint.rule import Rule, RuleContext
-from attnlint.lint.walk import walk
 
-_INPUT_KEYS = frozenset(
-    {
-        "in_features",
-        "in_channels",
-        "input_size",
-        "input_dim",
-        "input_dims",
-        "in_dim",
-        "d_in",
-        "d_input",
-        "dim_in",
-        "n_features",
-        "num_features",
-        "n_feats",
-        "num_feats",
-        "feature_dim",
-        "feat_dim",
-        "features_dim",
-        "feature_size",
-        "input_features",
-        "n_inputs",
-        "num_inputs",
-        "n_input",
-        "num_input",
-        "input_channels",
-        "n_input_features",
-        "num_input_features",
-    }
-)
-
-# ``<prefix>_dim`` is an input dimension unless a word of the prefix says it is internal
-# or an output (``hidden_dim``, ``out_dim``, ``embed_dim``, ``action_dim``...).
-_NOT_INPUT_WORDS = frozenset(
-    (  # noqa: SIM905 (a word list reads better as one string)
-        "hidden hid out output outputs embed embedding emb model latent inner ff ffn head "
-        "heads proj projection attn attention key query value qk kv k q v z mlp bottleneck "
-        "intermediate enc dec encoder decoder rnn lstm gru cond time pos position rank low "
-        "code action act target label class classes cls num n max min vocab mid res residual "
-        "final last pool pooled score logit logits context ctx memory mem token word char "
-        "patch pred prediction y"
-    ).split()
-)
-
-_CONFIG_WORDS = frozenset(
-    (  # noqa: SIM905
-        "cfg config conf configs args opt opts options hparams hp hps params settings flags "
-        "hyperparams hyperparameters"
-    ).split()
-)
-
-_NOT_MODELS = re.compile(
-    r"(Config|Configuration|Args|Arguments|Params|Parameters|Settings|Options|Namespace|"
-    r"Dataset|DataLoader|DataModule|Sampler|Tensor|Parser|Dict)$"
-)
-_MODEL_NAMES = re.compile(
-    r"(Model|Net|Network|Encoder|Decoder|Transformer|MLP|Rank|Ranker|Classifier|Regressor|"
-    r"Attention|Layer|Block|Module)$"
-)
-
-
-def is_input_key(name: str) -> bool:
-    name = name.lower()
-    if name in _INPUT_KEYS:
-        return True
-    if name.endswith("_override"):
-        return is_input_key(name[: -len("_override")])
-    if not name.endswith("_dim") or name == "_dim":
-        return False
-    words = name[: -len("_dim")].split("_")
-    return bool(words) and all(words) and not (set(words) & _NOT_INPUT_WORDS)
-
-
-def _is_config_word(name: str) -> bool:
-    name = name.lower()
-    return name in _CONFIG_WORDS or name.endswith(("cfg", "config", "conf", "args", "hparams"))
-
-
-def _chain_words(node: cst.BaseExpression) -> list[str]:
-    """The names along an attribute/subscript chain: ``self.cfg.model`` -> [self, cfg, model]."""
-    words: list[str] = []
-    while True:
-        if isinstance(node, cst.Attribute):
-            words.append(node.attr.value)
-            node = node.value
-        elif isinstance(node, cst.Subscript):
-            key = _subscript_key(node)
-            if key is not None:
-                words.append(key)
-            node = node.value
-        elif isinstance(node, cst.Name):
-            words.append(node.value)
-            return list(reversed(words))
-        else:
-            return list(reversed(words))
-
-
-def _subscript_key(node: cst.Subscript) -> str | None:
-    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-        return None
-    return string_value(node.slice[0].slice.value)
-
-
-def config_key(node: cst.BaseExpression) -> str | None:
-    """The input-dimension key a configuration look-up reads, if it is one.
-
-    ``cfg["model_a"]["stat_dim"]``, ``config.input_dim``, ``args.in_features``,
-    ``cfg.get("input_dim")``, ``getattr(cfg, "n_features")``, ``int(...)`` of those.
-    """
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.args:
-        if node.func.value in ("int", "float") and len(node.args) == 1:
-            return config_key(node.args[0].value)
-        if node.func.value == "getattr" and len(node.args) >= 2:
-            key = string_value(node.args[1].value)
-            if (
-                key
-                and is_input_key(key)
-                and any(map(_is_config_word, _chain_words(node.args[0].value)))
-            ):
-                return key
-        return None
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        if node.func.attr.value == "get" and node.args:
-            key = string_value(node.args[0].value)
-            return key if key and is_input_key(key) else None
-        return None
-    if isinstance(node, cst.Subscript):
-        key = _subscript_key(node)
-        return key if key and is_input_key(key) else None
-    if isinstance(node, cst.Attribute):
-        key = node.attr.value
-        if is_input_key(key) and any(map(_is_config_word, _chain_words(node.value))):
-            return key
-    return None
-
-
-def _has_shape(node: cst.CSTNode) -> bool:
-    """Reads a tensor's ``.shape`` or ``.size(...)``."""
-    for current in walk(node):
-        if isinstance(current, cst.Attribute) and current.attr.value == "shape":
-            return True
-        if (
-            isinstance(current, cst.Call)
-            and isinstance(current.func, cst.Attribute)
-            and current.func.attr.value == "size"
-        ):
-            return True
-    return False
-
-
-def _tokens(node: cst.CSTNode) -> set[str]:
-    """Names, attribute names and string keys mentioned in ``node``."""
-    found: set[str] = set()
-    for current in walk(node):
-        if isinstance(current, cst.Name):
-            found.add(current.value)
-        elif isinstance(current, cst.SimpleString):
-            value = current.evaluated_value
-            if isinstance(value, str):
-                found.add(value)
-    return found
+__all__ = ["UncheckedInputDim", "is_input_key"]
 
 
 def _is_model_call(context: RuleContext, call: cst.Call, local_models: set[str]) -> bool:
@@ -191,11 +46,11 @@ def _is_model_call(context: RuleContext, call: cst.Call, local_models: set[str])
     if qualname is None:
         return False
     last = qualname.rsplit(".", 1)[-1]
-    if _NOT_MODELS.search(last):
+    if NOT_MODELS.search(last):
         return False
     if qualname.startswith("torch.nn.") and last[:1].isupper():
         return True
-    return last in local_models or bool(_MODEL_NAMES.search(last))
+    return last in local_models or bool(MODEL_NAMES.search(last))
 
 
 def _builds_model(context: RuleContext, call: cst.Call, local_models: set[str]) -> bool:
@@ -204,9 +59,15 @@ def _builds_model(context: RuleContext, call: cst.Call, local_models: set[str]) 
         return True
     qualname = context.qualname(call.func) or ""
     last = qualname.rsplit(".", 1)[-1]
-    if _NOT_MODELS.search(last):
+    if NOT_MODELS.search(last):
         return False
     return any(word in last.lower() for word in ("model", "net", "encoder"))
+
+
+_MODEL_CLASS = re.compile(
+    r"(Module|Model|ModelMixin|Layer|Net|Network|Encoder|Decoder|Transformer|MLP|Block|"
+    r"Attention|Projector|Embeddings?|Head|Backbone|Stem|Ranker|Classifier|Regressor)$"
+)
 
 
 @dataclass(slots=True)
@@ -229,7 +90,22 @@ class UncheckedInputDim(Rule):
         "a model built with a configured input dimension that is never compared with the "
         "data's shape[-1], or silently overridden by it"
     )
-    triggers = ("dim", "features", "input_size", "in_channels", "d_in", "num_inputs", "n_inputs")
+    # The cross-function shapes start at a call that hands on the data's width or a
+    # configuration object, in files that may name no dimension: "shape", "cfg", "config".
+    triggers = (
+        "dim",
+        "features",
+        "input_size",
+        "in_channels",
+        "d_in",
+        "num_inputs",
+        "n_inputs",
+        "shape",
+        ".size(",
+        "cfg",
+        "config",
+        "params",
+    )
 
     def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
         super().__init__(context, options)
@@ -241,31 +117,36 @@ class UncheckedInputDim(Rule):
         self._local_models: set[str] = set()
         self._candidates: list[_Candidate] = []
         self._in_model: list[bool] = []
+        self._sites = Sites(self)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._scopes.append(node)
+        self._sites.enter(node, in_model=any(self._in_model), in_class=bool(self._in_model))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scopes.pop()
+        self._sites.leave(original_node)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         # Classes defined here that subclass some ``...Module``/``...Model``: the module's
         # own models. Inside them, a layer sized from the model's own config is model code,
         # not the call site where the data is at hand.
-        is_model = False
-        for base in node.bases:
-            name = self.context.qualname(base.value) or ""
-            if name.endswith(("Module", "Model", "PreTrainedModel", "Layer")):
-                self._local_models.add(node.name.value)
-                is_model = True
+        # Model classes also subclass other models of the same project (``class
+        # XProjector(YProjector)``): the class's own name counts as much as its bases'.
+        names = [node.name.value]
+        names += [(self.context.qualname(b.value) or "").rpartition(".")[2] for b in node.bases]
+        is_model = any(_MODEL_CLASS.search(name) for name in names if name)
+        if is_model:
+            self._local_models.add(node.name.value)
         self._in_model.append(is_model)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._in_model.pop()
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        if _has_shape(node):
-            self._checked |= _tokens(node)
+        if has_shape(node) or self._sites.mentions_data(node):
+            self._checked |= self._sites.tokens(node)
+        self._sites.compared(node)
 
     def _key_of(self, value: cst.BaseExpression) -> str | None:
         key = config_key(value)
@@ -279,25 +160,28 @@ class UncheckedInputDim(Rule):
             if isinstance(target.target, cst.Name) and key is not None:
                 self._bound[(id(self._scopes[-1]), target.target.value)] = key
                 self._note_configured(key)
-            elif _has_shape(node.value) and not isinstance(node.value, cst.Comparison):
+            elif has_shape(node.value) and not isinstance(node.value, cst.Comparison):
                 self._check_override(target.target, node.value)
+            self._sites.assigned(target.target, node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
         key = config_key(node)
         if key is not None:
             self._note_configured(key)
+        if not any(self._in_model) and not self._skip:
+            self._sites.call(node)
         for position, arg in enumerate(node.args):
             if (arg.keyword is None and position > 0) or arg.star:
                 continue
             keyword = arg.keyword.value if arg.keyword is not None else None
-            if keyword is not None and _has_shape(arg.value):
+            if keyword is not None and has_shape(arg.value):
                 if is_input_key(keyword):
                     self._override_argument(node, keyword, arg.value)
                 continue
             if keyword is not None and not is_input_key(keyword):
                 continue
             found = self._key_of(arg.value)
-            if found is None or any(self._in_model):
+            if found is None or any(self._in_model) or self._sites.own_config(arg.value):
                 continue
             local_models = self._local_models
             if keyword is None and not _is_model_call(self.context, node, local_models):
@@ -323,11 +207,13 @@ class UncheckedInputDim(Rule):
         key = config_key(node)
         if key is not None:
             self._note_configured(key)
+            self._sites.config_read(node, key)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         key = config_key(node)
         if key is not None:
             self._note_configured(key)
+            self._sites.config_read(node, key)
 
     def _note_configured(self, key: str) -> None:
         self._configured[0].add(key)
@@ -355,7 +241,7 @@ class UncheckedInputDim(Rule):
         """``Model(..., stat_dim_override=x.shape[-1])`` where ``stat_dim`` is configured."""
         key = keyword.removesuffix("_override")
         passes_config = keyword.endswith("_override") and any(
-            any(map(_is_config_word, _chain_words(arg.value)))
+            any(map(is_config_word, chain_words(arg.value)))
             for arg in call.args
             if arg.value is not value
         )
@@ -390,6 +276,7 @@ class UncheckedInputDim(Rule):
         bound_names: dict[str, set[str]] = {}
         for (_, name), key in self._bound.items():
             bound_names.setdefault(key, set()).add(name)
+        overridden = self._sites.overridden()  # (function id, key) a parameter overrides
         seen: set[int] = set()
         for candidate in self._candidates:
             if id(candidate.node) in seen:
@@ -398,13 +285,16 @@ class UncheckedInputDim(Rule):
                 candidate.needs_config, set()
             ):
                 continue
-            if not candidate.is_override and any(
-                other.is_override
-                and (
-                    (candidate.call is not None and other.call is candidate.call)
-                    or (other.key == candidate.key and other.scope == candidate.scope)
+            if not candidate.is_override and (
+                (candidate.scope, candidate.key) in overridden
+                or any(
+                    other.is_override
+                    and (
+                        (candidate.call is not None and other.call is candidate.call)
+                        or (other.key == candidate.key and other.scope == candidate.scope)
+                    )
+                    for other in self._candidates
                 )
-                for other in self._candidates
             ):
                 continue  # the override (same call, or same key in this function) is the finding
             names = {candidate.key} | bound_names.get(candidate.key, set())
@@ -412,3 +302,4 @@ class UncheckedInputDim(Rule):
                 continue
             seen.add(id(candidate.node))
             self.report(candidate.node, candidate.message)
+        self._sites.finish(self._checked, self._configured[0], seen)

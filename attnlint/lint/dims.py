@@ -1,0 +1,176 @@
+"""Vocabulary of input dimensions and configuration look-ups (AL201 and the project index).
+
+Names that denote a model's input size (``stat_dim``, ``input_dim``, ``in_features``...),
+expressions that read one from configuration (``cfg["model_a"]["stat_dim"]``,
+``config.input_dim``, ``args.get("n_features")``), and what reads a tensor's shape.
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from attnlint.lint.helpers import string_value
+from attnlint.lint.walk import walk
+
+_INPUT_KEYS = frozenset(
+    {
+        "in_features",
+        "in_channels",
+        "input_size",
+        "input_dim",
+        "input_dims",
+        "in_dim",
+        "d_in",
+        "d_input",
+        "dim_in",
+        "n_features",
+        "num_features",
+        "n_feats",
+        "num_feats",
+        "feature_dim",
+        "feat_dim",
+        "features_dim",
+        "feature_size",
+        "input_features",
+        "n_inputs",
+        "num_inputs",
+        "n_input",
+        "num_input",
+        "input_channels",
+        "n_input_features",
+        "num_input_features",
+    }
+)
+
+# ``<prefix>_dim`` is an input dimension unless a word of the prefix says it is internal
+# or an output (``hidden_dim``, ``out_dim``, ``embed_dim``, ``action_dim``...).
+_NOT_INPUT_WORDS = frozenset(
+    (  # noqa: SIM905 (a word list reads better as one string)
+        "hidden hid out output outputs embed embedding emb model latent inner ff ffn head "
+        "heads proj projection attn attention key query value qk kv k q v z mlp bottleneck "
+        "intermediate enc dec encoder decoder rnn lstm gru cond time pos position rank low "
+        "code action act target label class classes cls num n max min vocab mid res residual "
+        "final last pool pooled score logit logits context ctx memory mem token word char "
+        "patch pred prediction y"
+    ).split()
+)
+
+_CONFIG_WORDS = frozenset(
+    (  # noqa: SIM905
+        "cfg config conf configs args opt opts options hparams hp hps params settings flags "
+        "hyperparams hyperparameters"
+    ).split()
+)
+
+NOT_MODELS = re.compile(
+    r"(Config|Configuration|Args|Arguments|Params|Parameters|Settings|Options|Namespace|"
+    r"Dataset|DataLoader|DataModule|Sampler|Tensor|Parser|Dict)$"
+)
+MODEL_NAMES = re.compile(
+    r"(Model|Net|Network|Encoder|Decoder|Transformer|MLP|Rank|Ranker|Classifier|Regressor|"
+    r"Attention|Layer|Block|Module)$"
+)
+
+
+def is_input_key(name: str) -> bool:
+    name = name.lower()
+    if name in _INPUT_KEYS:
+        return True
+    if name.endswith("_override"):
+        return is_input_key(name[: -len("_override")])
+    if not name.endswith("_dim") or name == "_dim":
+        return False
+    words = name[: -len("_dim")].split("_")
+    return bool(words) and all(words) and not (set(words) & _NOT_INPUT_WORDS)
+
+
+def is_config_word(name: str) -> bool:
+    name = name.lower()
+    return name in _CONFIG_WORDS or name.endswith(("cfg", "config", "conf", "args", "hparams"))
+
+
+def chain_words(node: cst.BaseExpression) -> list[str]:
+    """The names along an attribute/subscript chain: ``self.cfg.model`` -> [self, cfg, model]."""
+    words: list[str] = []
+    while True:
+        if isinstance(node, cst.Attribute):
+            words.append(node.attr.value)
+            node = node.value
+        elif isinstance(node, cst.Subscript):
+            key = subscript_key(node)
+            if key is not None:
+                words.append(key)
+            node = node.value
+        elif isinstance(node, cst.Name):
+            words.append(node.value)
+            return list(reversed(words))
+        else:
+            return list(reversed(words))
+
+
+def subscript_key(node: cst.Subscript) -> str | None:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    return string_value(node.slice[0].slice.value)
+
+
+def config_key(node: cst.BaseExpression) -> str | None:
+    """The input-dimension key a configuration look-up reads, if it is one.
+
+    ``cfg["model_a"]["stat_dim"]``, ``config.input_dim``, ``args.in_features``,
+    ``cfg.get("input_dim")``, ``getattr(cfg, "n_features")``, ``int(...)`` of those.
+    """
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.args:
+        if node.func.value in ("int", "float") and len(node.args) == 1:
+            return config_key(node.args[0].value)
+        if node.func.value == "getattr" and len(node.args) >= 2:
+            key = string_value(node.args[1].value)
+            if (
+                key
+                and is_input_key(key)
+                and any(map(is_config_word, chain_words(node.args[0].value)))
+            ):
+                return key
+        return None
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        if node.func.attr.value == "get" and node.args:
+            key = string_value(node.args[0].value)
+            return key if key and is_input_key(key) else None
+        return None
+    if isinstance(node, cst.Subscript):
+        key = subscript_key(node)
+        return key if key and is_input_key(key) else None
+    if isinstance(node, cst.Attribute):
+        key = node.attr.value
+        if is_input_key(key) and any(map(is_config_word, chain_words(node.value))):
+            return key
+    return None
+
+
+def has_shape(node: cst.CSTNode) -> bool:
+    """Reads a tensor's ``.shape`` or ``.size(...)``."""
+    for current in walk(node):
+        if isinstance(current, cst.Attribute) and current.attr.value == "shape":
+            return True
+        if (
+            isinstance(current, cst.Call)
+            and isinstance(current.func, cst.Attribute)
+            and current.func.attr.value == "size"
+        ):
+            return True
+    return False
+
+
+def tokens(node: cst.CSTNode) -> set[str]:
+    """Names, attribute names and string keys mentioned in ``node``."""
+    found: set[str] = set()
+    for current in walk(node):
+        if isinstance(current, cst.Name):
+            found.add(current.value)
+        elif isinstance(current, cst.SimpleString):
+            value = current.evaluated_value
+            if isinstance(value, str):
+                found.add(value)
+    return found

@@ -1,0 +1,317 @@
+"""AL201 across functions: what a function does with an input width, for the project index.
+
+Per function it records two facts (``attnlint.lint.index``):
+
+* ``OVERRIDE`` on a parameter that overrides a configured input width: assigned over a
+  name read from configuration (``stat_dim = cfg[...]["stat_dim"]`` ... ``stat_dim =
+  stat_dim_override``), into the configuration (``cfg["stat_dim"] = override``), or
+  chosen over it (``override if override is not None else cfg.stat_dim``,
+  ``override or cfg.stat_dim``), and never compared with it;
+* ``INPUT`` on a parameter that sizes a model's input: named as an input width and handed
+  on (``nn.Linear(stat_dim, ...)``, ``self.stat_dim = stat_dim``), or, in model code, a
+  configuration object the width is read from (``config.input_dim`` in ``__init__``).
+
+At the call sites (outside model code) it leaves pending findings: the data's width
+(``x.shape[-1]``, or a name bound from it, through ``int(...)``, a conditional expression
+or an ``if``) passed where the callee lets it override the configured width, or where it
+sizes the input while this module's configuration holds its own value; and a
+configuration object (``params`` after ``params.update(stat_dim=cfg...)``, ``cfg.model``)
+handed to a callee whose model reads its input width from it. Comparisons with the data in
+the caller's module silence them, as they silence the single-function shapes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from attnlint.lint.dims import chain_words, config_key, has_shape, is_config_word, is_input_key
+from attnlint.lint.dims import tokens as dim_tokens
+from attnlint.lint.index import ANY_PARAM
+from attnlint.lint.walk import walk
+
+if TYPE_CHECKING:
+    from attnlint.lint.rule import Rule
+
+OVERRIDE = "al201.override"
+INPUT = "al201.input"
+
+_OVERRIDE_MESSAGE = (
+    "the data's width ({shown}) is passed to {{callee}}, called here, which lets it override "
+    "the configured `{{detail}}` without comparing the two: a changed feature pipeline "
+    "silently builds a different model; assert they match (and log the resolved value) here"
+)
+_DATA_MESSAGE = (
+    "the data's width ({shown}) sizes the input of {{callee}}, called here, while the "
+    "configuration holds its own `{{detail}}` and nothing compares the two: assert they "
+    "match where the first batch is seen"
+)
+_CONFIG_MESSAGE = (
+    "{shown} carries the configured `{{detail}}` into {{callee}}, called here, which sizes "
+    "the model's input with it, and nothing in this module compares it with the data's "
+    "shape[-1]: assert they match where the first batch is seen"
+)
+_MODEL_CONFIG_ATTRS = frozenset({"config", "cfg"})
+
+
+@dataclass(slots=True)
+class _Function:
+    node: cst.FunctionDef
+    params: set[str]
+    in_model: bool
+    in_class: bool
+    data: set[str] = field(default_factory=set)  # names bound from the data's width
+    objects: set[str] = field(default_factory=set)  # names bound to configuration objects
+    model_configs: set[str] = field(default_factory=set)  # ``cfg = block.config``
+    compared: set[str] = field(default_factory=set)  # names in comparisons (not ``is None``)
+    kept: set[str] = field(default_factory=set)  # parameters stored on ``self``
+    overrides: list[tuple[str, str]] = field(default_factory=list)  # (param, key)
+    reads: list[tuple[str, str]] = field(default_factory=list)  # (param, key) in model code
+
+
+@dataclass(slots=True)
+class _Site:
+    call: cst.Call
+    node: cst.BaseExpression
+    slot: str
+    kind: str  # "data" or "config"
+    names: set[str]
+
+
+def _param_names(node: cst.FunctionDef) -> set[str]:
+    p = node.params
+    return {param.name.value for param in (*p.posonly_params, *p.params, *p.kwonly_params)}
+
+
+def _root(node: cst.BaseExpression) -> str | None:
+    while isinstance(node, cst.Attribute | cst.Subscript | cst.Call):
+        node = node.func if isinstance(node, cst.Call) else node.value
+    return node.value if isinstance(node, cst.Name) else None
+
+
+class Sites:
+    """The cross-function half of AL201; the rule calls it from its own hooks."""
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+        self._stack: list[_Function] = []
+        self._done: list[_Function] = []
+        self._sites: list[_Site] = []
+
+    # -- scopes ------------------------------------------------------------------------
+
+    def enter(self, node: cst.FunctionDef, in_model: bool, in_class: bool) -> None:
+        params = _param_names(node) - {"self", "cls"}
+        self._stack.append(_Function(node, params, in_model, in_class))
+
+    def leave(self, node: cst.FunctionDef) -> None:
+        self._done.append(self._stack.pop())
+
+    @property
+    def _current(self) -> _Function | None:
+        return self._stack[-1] if self._stack else None
+
+    # -- what the rule sees ------------------------------------------------------------
+
+    def tokens(self, node: cst.CSTNode) -> set[str]:
+        return dim_tokens(node)
+
+    def mentions_data(self, node: cst.CSTNode) -> bool:
+        current = self._current
+        if current is None or not current.data:
+            return False
+        return any(isinstance(n, cst.Name) and n.value in current.data for n in walk(node))
+
+    def compared(self, node: cst.Comparison) -> None:
+        current = self._current
+        if current is None:
+            return
+        if all(
+            isinstance(t.operator, cst.Is | cst.IsNot)
+            and isinstance(t.comparator, cst.Name)
+            and t.comparator.value == "None"
+            for t in node.comparisons
+        ):
+            return  # ``override is not None`` asks whether there is one, not whether it fits
+        current.compared |= dim_tokens(node)
+
+    def own_config(self, value: cst.BaseExpression) -> bool:
+        """Another model's configuration (``block.config.in_channels``, a name bound to
+        ``block.config``): a sub-module rebuilt from it is model code, not the data's."""
+        words = chain_words(value)
+        if not words:
+            return False
+        current = self._current
+        if current is not None and words[0] in current.model_configs:
+            return True
+        return any(
+            word in _MODEL_CONFIG_ATTRS and not is_config_word(before) and before != "self"
+            for before, word in itertools.pairwise(words)
+        )
+
+    def assigned(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        current = self._current
+        if current is None:
+            return
+        if isinstance(target, cst.Name):
+            name = target.value
+            if not isinstance(value, cst.Comparison) and (
+                has_shape(value) or self.mentions_data(value)
+            ):
+                current.data.add(name)
+            if self._is_object(value):
+                current.objects.add(name)
+            if (
+                isinstance(value, cst.Attribute)
+                and value.attr.value in _MODEL_CONFIG_ATTRS
+                and not any(map(is_config_word, chain_words(value.value)))
+            ):
+                current.model_configs.add(name)
+            bound = self.rule._bound.get((id(current.node), name))  # type: ignore[attr-defined]
+            if bound is not None and isinstance(value, cst.Name) and value.value in current.params:
+                current.overrides.append((value.value, bound))
+            self._chosen_over_config(value)
+            return
+        key = config_key(target)
+        if key is not None and isinstance(value, cst.Name) and value.value in current.params:
+            current.overrides.append((value.value, key))
+        root = _root(target)
+        if isinstance(value, cst.Name) and value.value in current.params and root == "self":
+            current.kept.add(value.value)  # self.stat_dim = stat_dim
+        elif root and root != "self" and (config_key(value) is not None or self._is_object(value)):
+            current.objects.add(root)  # params["stat_dim"] = cfg.data.stat_dim
+        self._chosen_over_config(value)
+
+    def _chosen_over_config(self, value: cst.BaseExpression) -> None:
+        """``p if p is not None else cfg.stat_dim``, ``p or cfg.stat_dim``."""
+        current = self._current
+        if current is None:
+            return
+        if isinstance(value, cst.IfExp):
+            branches = [value.body, value.orelse]
+        elif isinstance(value, cst.BooleanOperation) and isinstance(value.operator, cst.Or):
+            branches = [value.left, value.right]
+        else:
+            return
+        params = [
+            b.value for b in branches if isinstance(b, cst.Name) and b.value in current.params
+        ]
+        keys = [k for k in map(config_key, branches) if k is not None]
+        if len(params) == 1 and keys:
+            current.overrides.append((params[0], keys[0]))
+
+    def _is_object(self, value: cst.BaseExpression) -> bool:
+        """A configuration object: ``cfg["model"]``, ``dict(cfg.model)``, ``{**cfg.model}``,
+        ``{"stat_dim": cfg.data.stat_dim}``, a name already bound to one."""
+        current = self._current
+        if isinstance(value, cst.Call) and len(value.args) == 1 and not value.args[0].keyword:
+            value = value.args[0].value  # dict(...), deepcopy(...), to_container(...)
+        if config_key(value) is not None:
+            return False  # one configured value (``cfg.stat_dim``), not an object
+        if isinstance(value, cst.Dict):
+            return any(
+                (isinstance(e, cst.DictElement) and config_key(e.value) is not None)
+                or (isinstance(e, cst.StarredDictElement) and self._is_object(e.value))
+                for e in value.elements
+            )
+        if isinstance(value, cst.Name):
+            return current is not None and value.value in current.objects
+        words = chain_words(value)
+        return bool(words) and is_config_word(words[0]) and not self.own_config(value)
+
+    def config_read(self, node: cst.BaseExpression, key: str) -> None:
+        current = self._current
+        if current is None or not current.in_model:
+            return
+        root = _root(node)
+        if root is not None and root in current.params:
+            current.reads.append((root, key))
+
+    def call(self, node: cst.Call) -> None:
+        current = self._current
+        func = node.func
+        if (
+            current is not None
+            and isinstance(func, cst.Attribute)
+            and func.attr.value in ("update", "setdefault", "__setitem__")
+            and isinstance(func.value, cst.Name)
+            and any(config_key(a.value) or self._is_object(a.value) for a in node.args)
+        ):
+            current.objects.add(func.value.value)  # params.update(stat_dim=cfg.stat_dim)
+        position: int | None = 0
+        for arg in node.args:
+            if arg.star == "*":
+                position = None
+                continue
+            if arg.keyword is not None:
+                slot = arg.keyword.value
+            elif arg.star == "**":
+                slot = ANY_PARAM
+            elif position is None:
+                continue
+            else:
+                slot, position = str(position), position + 1
+            value = arg.value
+            if has_shape(value) or self.mentions_data(value):
+                names = {n.value for n in walk(value) if isinstance(n, cst.Name)}
+                self._sites.append(_Site(node, value, slot, "data", names))
+            elif self._is_object(value):
+                self._sites.append(_Site(node, value, slot, "config", set()))
+
+    def overridden(self) -> set[tuple[int, str]]:
+        """(function id, key) where a parameter overrides the configured ``key``: there,
+        the override (reported at the caller) is the finding, not the configured value."""
+        return {(id(f.node), key) for f in self._done for _, key in f.overrides}
+
+    # -- the end of the module ---------------------------------------------------------
+
+    def finish(self, checked: set[str], configured: set[str], reported: set[int]) -> None:
+        index = self.rule.context.index
+        for function in self._done:
+            summary_flows = {f.param for f in index.function(function.node).flows}
+            for param, key in function.overrides:
+                if param not in function.compared and key not in checked:
+                    index.fact(function.node, OVERRIDE, param, key)
+            for param in function.params:
+                used = param in summary_flows or param in function.kept
+                if is_input_key(param) and used and param not in function.compared:
+                    index.fact(function.node, INPUT, param, param.removesuffix("_override"))
+            for param, key in function.reads:
+                if key not in checked:
+                    index.fact(function.node, INPUT, param, key)
+        code = self.rule.context.code_for
+        for site in self._sites:
+            if id(site.node) in reported or site.names & checked:
+                continue
+            shown = code(site.node).strip()
+            if site.kind == "data":
+                self.rule.report_if(
+                    site.node,
+                    site.call,
+                    site.slot,
+                    OVERRIDE,
+                    _OVERRIDE_MESSAGE.format(shown=shown),
+                    unless=checked,
+                )
+                if configured:
+                    self.rule.report_if(
+                        site.node,
+                        site.call,
+                        site.slot,
+                        INPUT,
+                        _DATA_MESSAGE.format(shown=shown),
+                        unless=checked,
+                        among=configured,
+                    )
+            else:
+                self.rule.report_if(
+                    site.node,
+                    site.call,
+                    site.slot,
+                    INPUT,
+                    _CONFIG_MESSAGE.format(shown=shown),
+                    unless=checked,
+                )
