@@ -156,7 +156,7 @@ def test_diff_applies_with_patch(
     assert diff.startswith("--- step.py\n+++ step.py\n")
     assert (tmp_path / "a" / "step.py").read_bytes() == data  # --diff writes nothing
     applied = subprocess.run(
-        ["patch", "-p0", "--forward", "--batch"],
+        ["patch", "-p0", "--forward", "--batch", "--fuzz=0"],
         input=diff.encode(),
         cwd=tmp_path / "a",
         capture_output=True,
@@ -170,3 +170,23 @@ def test_diff_applies_with_patch(
     assert patched == (tmp_path / "b" / "step.py").read_bytes()
     assert patched.count(b"scaler.unscale_(opt)" + newline.encode()) == 1
     assert patched.endswith(newline.encode()) == final
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs the patch program")
+def test_diff_of_a_file_with_a_bom_applies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The change is within three lines of the top: the hunk's context holds line 1."""
+    data = (
+        "\ufeffimport torch\ndef f(s, m):\n    return s.masked_fill(m, float('-inf')).softmax(-1)\n"
+    )
+    (tmp_path / "a.py").write_bytes(data.encode())
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--select", "AL402", "--no-cache", "--diff", "a.py"]) == 1
+    diff = capsys.readouterr().out
+    subprocess.run(
+        ["patch", "-p0", "--batch", "--fuzz=0"], input=diff.encode(), check=True, cwd=tmp_path
+    )
+    assert (tmp_path / "a.py").read_bytes() == data.replace(
+        "float('-inf')", "torch.finfo(s.dtype).min"
+    ).encode()

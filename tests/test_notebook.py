@@ -240,7 +240,9 @@ def test_diff_of_a_notebook_applies_with_patch(
     diff = capsys.readouterr().out
     main(["check", "--no-cache", "--fix", "expected.ipynb"])
     capsys.readouterr()
-    subprocess.run(["patch", "-p0", "--batch"], input=diff.encode(), check=True, cwd=tmp_path)
+    subprocess.run(
+        ["patch", "-p0", "--batch", "--fuzz=0"], input=diff.encode(), check=True, cwd=tmp_path
+    )
     assert (tmp_path / "train.ipynb").read_bytes() == (tmp_path / "expected.ipynb").read_bytes()
 
 

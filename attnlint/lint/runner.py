@@ -209,7 +209,8 @@ def process(item: tuple[Path, str]) -> FileResult:
     fixed = apply_fixes(source, display, file_rules, options, unsafe=job.unsafe)
     result.applied = fixed.applied
     if fixed.source != source and job.mode == "diff":
-        result.diff = unified_diff(source, fixed.source, display)
+        bom = "\ufeff" if encoding == "utf-8-sig" else ""  # patch compares the file's bytes
+        result.diff = unified_diff(bom + source, bom + fixed.source, display)
         found = analyse(source, display, rules, options, job.check_syntax, resolve=False)
         _keep(result, found)
         return result
