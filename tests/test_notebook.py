@@ -305,3 +305,17 @@ def test_a_cell_that_only_the_joined_module_rejects_sits_out(
         ("AL001", 3, 1),
         ("AL101", 4, 1),
     ]
+
+
+def test_fix_still_applies_beside_a_cell_that_sits_out(tmp_path: Path) -> None:
+    fill = "def f(s, m):\n    return s.masked_fill(m, float('-inf')).softmax(-1)"
+    nb = _write(
+        tmp_path / "nb.ipynb",
+        new_code_cell("import torch"),
+        new_code_cell("from __future__ import annotations\n" + fill),
+        new_code_cell(fill),
+    )
+    assert main(["check", "--no-cache", "--fix", str(nb)]) == 0
+    cells = nbformat.read(str(nb), as_version=4).cells
+    assert cells[1].source == "from __future__ import annotations\n" + fill  # not linted
+    assert cells[2].source == fill.replace("float('-inf')", "torch.finfo(s.dtype).min")

@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,8 +209,12 @@ def _parses(source: str) -> bool:
     except (cst.ParserSyntaxError, RecursionError):
         return False
     try:
-        compile(source, "<fixed>", "exec", flags=0x400, dont_inherit=True)
-    except (SyntaxError, ValueError):
+        # The full compile (not only the grammar): the file compiled before the fix, so
+        # it must after it too (a misplaced ``nonlocal`` or ``__future__`` would not).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, "<fixed>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
 

@@ -123,14 +123,14 @@ def _compile_error(text: str, flags: int = _TOP_LEVEL_AWAIT) -> tuple[str, int, 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
-def _lines(text: str) -> list[str]:
+def lines_of(text: str) -> list[str]:
     """Lines as the engine counts them (``\\f`` and friends do not end a line)."""
     return _LINE.findall(text)
 
 
 def _mask(notebook: Notebook, cell: Cell) -> None:
     """Fill ``cell.masked`` / ``cell.magics`` / ``cell.error``."""
-    lines = _lines(cell.source)
+    lines = lines_of(cell.source)
     first = lines[0].strip() if lines else ""
     if first.startswith("%%"):
         name = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""
@@ -199,7 +199,7 @@ def join(notebook: Notebook, skip: Iterable[int] = ()) -> Joined:
         parts.append(notebook.marker(cell) + "\n")
         where.append((cell.number, 0))
         parts.append(cell.masked)
-        where.extend((cell.number, n) for n in range(1, len(_lines(cell.masked)) + 1))
+        where.extend((cell.number, n) for n in range(1, len(lines_of(cell.masked)) + 1))
     return Joined("".join(parts), where)
 
 
@@ -223,8 +223,6 @@ def lint(
     check_syntax: bool = True,
 ) -> list[Diagnostic]:
     """Findings for every code cell, located in their cell."""
-    from attnlint.lint.engine import analyse
-
     if not notebook.python:
         return []
     out = [
@@ -232,13 +230,31 @@ def lint(
         for cell in notebook.cells
         if cell.error is not None and check_syntax
     ]
+    joined, found, left_out = settle(notebook, path, rules, options)
+    out.extend(left_out)
+    out.extend(_locate(d, joined, path) for d in found)
+    out.sort(key=lambda d: (d.cell or 0, d.line, d.column, d.code))
+    return out
+
+
+def settle(
+    notebook: Notebook,
+    path: str,
+    rules: list[type[Rule]],
+    options: Mapping[str, BaseModel] | None,
+) -> tuple[Joined, list[Diagnostic], list[Diagnostic]]:
+    """The joined module that can be read, its findings, and the findings on the cells
+    that had to be left out of it."""
+    from attnlint.lint.engine import analyse
+
     skip: list[int] = []
+    left_out: list[Diagnostic] = []
     while True:
         joined = join(notebook, skip)
         found = analyse(joined.text, path, rules, options).diagnostics
         whole = next((d for d in found if d.code in _WHOLE_FILE), None)
         if whole is None:
-            break
+            return joined, found, left_out
         # Every cell compiled on its own, so the joined text failed where cells meet (a
         # ``from __future__`` import in a later cell: that cell sits out) or libcst
         # refused a cell (AL001 on that cell, as for a file, and the others still run).
@@ -248,13 +264,10 @@ def lint(
             continue
         cell = _libcst_refuses(notebook, skip)
         if cell is None:
-            break
+            return joined, found, left_out
         skip.append(cell.number)
-        out.append(replace(whole, path=path, cell=cell.number, line=1, column=1,
-                           end_line=1, end_column=1))  # fmt: skip
-    out.extend(_locate(d, joined, path) for d in found)
-    out.sort(key=lambda d: (d.cell or 0, d.line, d.column, d.code))
-    return out
+        left_out.append(replace(whole, path=path, cell=cell.number, line=1, column=1,
+                                end_line=1, end_column=1))  # fmt: skip
 
 
 def _libcst_refuses(notebook: Notebook, skip: list[int]) -> Cell | None:
@@ -270,116 +283,6 @@ def _libcst_refuses(notebook: Notebook, skip: list[int]) -> Cell | None:
     return None
 
 
-# -- fixes, written back into the JSON ------------------------------------------------
-
-
-def fix(
-    notebook: Notebook,
-    path: str,
-    rules: list[type[Rule]],
-    options: Mapping[str, BaseModel] | None,
-    unsafe: bool = False,
-) -> tuple[str, int]:
-    """The notebook's text with the fixes applied (unchanged when none applies), and how
-    many were applied. Only the ``source`` of changed cells differs."""
-    from attnlint.lint.fixer import apply_fixes
-
-    if not notebook.python:
-        return notebook.text, 0
-    joined = join(notebook, [c.number for c in notebook.cells if not _libcst_parses(c)])
-    result = apply_fixes(joined.text, path, rules, options, unsafe=unsafe)
-    if not result.applied:
-        return notebook.text, 0
-    fixed = _split(notebook, result.source)
-    if fixed is None:
-        return notebook.text, 0
-    changed = False
-    by_number = {cell.number: cell for cell in notebook.cells}
-    for number, text in fixed.items():
-        cell = by_number[number]
-        source = _unmask(notebook, cell, text)
-        if source is None:
-            return notebook.text, 0
-        if source != cell.source:
-            raw = notebook.data["cells"][number - 1]
-            # nbformat's own split, so a notebook it wrote reads back as it wrote it
-            raw["source"] = source.splitlines(keepends=True) if cell.as_list else source
-            changed = True
-    if not changed:
-        return notebook.text, 0
-    bom = "\ufeff" if notebook.text.startswith("\ufeff") else ""
-    return bom + dumps_like(notebook.data, notebook.text.removeprefix(bom)), result.applied
-
-
-def _libcst_parses(cell: Cell) -> bool:
-    import libcst as cst
-
-    if not cell.masked:
-        return True  # not in the module anyway
-    try:
-        cst.parse_module(cell.masked)
-    except (cst.ParserSyntaxError, RecursionError):
-        return False
-    return True
-
-
-def _split(notebook: Notebook, text: str) -> dict[int, str] | None:
-    """Fixed module text -> cell number -> fixed masked text; None if a marker moved."""
-    out: dict[int, str] = {}
-    current: int | None = None
-    prefix = f"# attnlint-cell {notebook.nonce} "
-    for line in _lines(text):
-        if line.startswith(prefix):
-            current = int(line[len(prefix) :].strip())
-            out[current] = ""
-        elif current is None:
-            return None
-        else:
-            out[current] += line
-    return out
-
-
-def _unmask(notebook: Notebook, cell: Cell, text: str) -> str | None:
-    """The fixed cell with its IPython lines back; None when one of them was lost."""
-    lines = _lines(text)
-    marks = {notebook.placeholder(i): i for i in cell.magics}
-    seen: set[int] = set()
-    for index, line in enumerate(lines):
-        key = line.strip()
-        if key in marks:
-            seen.add(marks[key])
-            lines[index] = cell.magics[marks[key]]
-    if seen != set(cell.magics):
-        return None
-    source = "".join(lines)
-    if not cell.source.endswith(("\n", "\r")) and source.endswith("\n"):
-        source = source[:-1]
-    return source
-
-
-def dumps_like(data: dict[str, Any], original: str) -> str:
-    """``data`` as JSON in the layout of ``original`` (indent, separators, escaping, final
-    newline), key order kept, so that the cells and outputs a fix did not touch come out
-    as they went in. nbformat's own layout when no candidate reproduces the original."""
-    newline = "\n" if original.endswith("\n") else ""
-    try:
-        before = json.loads(original.removeprefix("\ufeff"))
-    except ValueError:
-        before = None
-    match = re.search(r"\n( *)\S", original)
-    indent = len(match.group(1)) if match else None
-    styles = [
-        (indent, separators, ascii_only)
-        for separators in ((",", ": "), (", ", ": "), (",", ":"))
-        for ascii_only in (False, True)
-    ]
-    for indent_, separators, ascii_only in styles:
-        kwargs = {"indent": indent_, "separators": separators, "ensure_ascii": ascii_only}
-        if before is not None and json.dumps(before, **kwargs) + newline == original:
-            return json.dumps(data, **kwargs) + newline
-    return json.dumps(data, indent=1, separators=(",", ": "), ensure_ascii=False) + "\n"
-
-
 # -- the runner's work item for a notebook --------------------------------------------
 
 
@@ -393,6 +296,7 @@ def process(
     """Check, fix or diff one notebook, as ``runner.process`` does a ``.py`` file."""
     from attnlint.lint.cache import content_key, to_entry
     from attnlint.lint.fixer import WriteError, unified_diff, write_into
+    from attnlint.lint.notebook_fix import fix
 
     result.key = content_key(data)
     try:
