@@ -24,7 +24,9 @@ def write_repo(root: Path, files: dict[str, str]) -> Path:
     for name, source in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(source), encoding="utf-8")
+        text = textwrap.dedent(source)
+        compile(text, name, "exec")  # a repo that does not parse would test nothing
+        path.write_text(text, encoding="utf-8")
     return root
 
 

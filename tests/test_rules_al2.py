@@ -326,10 +326,10 @@ def test_override_through_a_method_set_in_an_if(tmp_path: Path) -> None:
 
 def test_override_silent_when_compared(tmp_path: Path) -> None:
     compared = TRAIN_OVERRIDE.replace(
-        "    model = make_model(",
-        '    if data_dim is not None and data_dim != cfg["model_a"]["stat_dim"]:\n'
-        '        raise ValueError(f"stat_dim mismatch: {data_dim}")\n'
-        "    model = make_model(",
+        "        model = make_model(",
+        '        if data_dim is not None and data_dim != cfg["model_a"]["stat_dim"]:\n'
+        '            raise ValueError(f"stat_dim mismatch: {data_dim}")\n'
+        "        model = make_model(",
     )
     root = write_repo(tmp_path, {**RANKER, "train.py": compared})
     assert check(root, codes=("AL201",)) == []
@@ -337,9 +337,9 @@ def test_override_silent_when_compared(tmp_path: Path) -> None:
 
 def test_override_silent_when_the_helper_compares(tmp_path: Path) -> None:
     checked = FACTORY.replace(
-        "        stat_dim = stat_dim_override\n",
-        "        if stat_dim_override != stat_dim:\n"
-        '            raise ValueError("configured stat_dim does not match the data")\n',
+        "            stat_dim = stat_dim_override\n",
+        "            if stat_dim_override != stat_dim:\n"
+        '                raise ValueError("configured stat_dim does not match the data")\n',
     )
     root = write_repo(tmp_path, {**RANKER, "ranker/models/factory.py": checked})
     assert check(root, codes=("AL201",)) == []
@@ -467,10 +467,10 @@ def test_configured_width_through_a_config_object(tmp_path: Path) -> None:
 
 def test_params_dict_silent_when_the_caller_compares(tmp_path: Path) -> None:
     train = PARAMS_TRAIN.replace(
-        "    model = build(params)\n",
-        "    first = load_first_batch(cfg)\n"
-        '    assert first.shape[-1] == params["stat_dim"], "stat_dim does not match the data"\n'
-        "    model = build(params)\n",
+        "        model = build(params)\n",
+        "        first = load_first_batch(cfg)\n"
+        '        assert first.shape[-1] == params["stat_dim"], "stat_dim does not match the data"\n'
+        "        model = build(params)\n",
     )
     root = write_repo(tmp_path, {**PARAMS_REPO, "train.py": train})
     assert check(root, codes=("AL201",)) == []

@@ -125,16 +125,27 @@ class Sites:
             return False
         return any(isinstance(n, cst.Name) and n.value in current.data for n in walk(node))
 
-    def compared(self, node: cst.Comparison) -> None:
+    def checks_input_param(self, node: cst.Comparison) -> bool:
+        """``stat_dim_override != stat_dim``: a parameter named as an input width compared
+        with something other than None (the helper checks what its callers hand it)."""
         current = self._current
-        if current is None:
-            return
-        if all(
+        if current is None or self._only_none(node):
+            return False
+        names = {n.value for n in walk(node) if isinstance(n, cst.Name)}
+        return any(is_input_key(p) for p in names & current.params)
+
+    @staticmethod
+    def _only_none(node: cst.Comparison) -> bool:
+        return all(
             isinstance(t.operator, cst.Is | cst.IsNot)
             and isinstance(t.comparator, cst.Name)
             and t.comparator.value == "None"
             for t in node.comparisons
-        ):
+        )
+
+    def compared(self, node: cst.Comparison) -> None:
+        current = self._current
+        if current is None or self._only_none(node):
             return  # ``override is not None`` asks whether there is one, not whether it fits
         current.compared |= dim_tokens(node)
 

@@ -144,7 +144,8 @@ class UncheckedInputDim(Rule):
         self._in_model.pop()
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        if has_shape(node) or self._sites.mentions_data(node):
+        sites = self._sites
+        if has_shape(node) or sites.mentions_data(node) or sites.checks_input_param(node):
             self._checked |= self._sites.tokens(node)
         self._sites.compared(node)
 
