@@ -64,8 +64,17 @@ def valid_entry(entry: object) -> bool:
     for item in entry:
         if not isinstance(item, dict):
             return False
-        if "when" in item:  # a pending finding: read by the project index
-            continue
+        when = item.get("when")
+        if (
+            "when" in item
+            and not (  # a pending finding, read by the project index
+                isinstance(when, list)
+                and len(when) == 6
+                and all(isinstance(w, str) for w in when[:4])
+                and all(isinstance(w, list) for w in when[4:])
+            )
+        ):
+            return False
         if not (isinstance(item.get("code"), str) and isinstance(item.get("message"), str)):
             return False
         if not all(type(item.get(k)) is int and item[k] >= 0 for k in _INT_FIELDS):
