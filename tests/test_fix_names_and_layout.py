@@ -158,3 +158,47 @@ def test_al103_parenthesised_call_gets_no_broken_fix() -> None:
     found = lint_source(source, "train.py", AL103)
     assert [d.code for d in found] == ["AL103"] and not found[0].fixable
     assert apply_fixes(source, "train.py", AL103, unsafe=True).source == source
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # a parameter named like the module's logger is some other object: no fix
+        (
+            "import logging\n\nimport torch\n\nlogger = logging.getLogger(__name__)\n\n\n"
+            "def step(model, max_norm, logger):\n"
+            "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n",
+            None,
+        ),
+        # the module's logger, seen from the function
+        (
+            "import logging\n\nimport torch\n\nlogger = logging.getLogger(__name__)\n\n\n"
+            "def step(model, max_norm):\n"
+            "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n",
+            '    logger.info("grad_norm=%.4f", grad_norm)',
+        ),
+        # wandb shadowed by a parameter: not that module
+        (
+            "import torch\nimport wandb\n\nwandb.log({})\n\n\n"
+            "def step(model, max_norm, wandb):\n"
+            "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n",
+            None,
+        ),
+        (
+            "from loguru import logger\n\nimport torch\n\n\n"
+            "def step(model, max_norm):\n"
+            "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n",
+            '    logger.info("grad_norm={:.4f}", grad_norm)',
+        ),
+    ],
+)
+def test_al103_logger_names_are_resolved_where_the_line_goes(
+    source: str, expected: str | None
+) -> None:
+    found = lint_source(source, "train.py", AL103)
+    assert [d.code for d in found] == ["AL103"]
+    fixed = apply_fixes(source, "train.py", AL103, unsafe=True).source
+    if expected is None:
+        assert not found[0].fixable and fixed == source
+    else:
+        assert fixed.splitlines()[-1] == expected

@@ -53,13 +53,37 @@ def _own_statements(scope: Scope) -> Iterator[cst.CSTNode]:
 _OWN_SCOPE = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportFrom)
 
 
+def rebound(name: str, scopes: Iterable[Scope]) -> bool:
+    """Whether a function among ``scopes`` binds ``name`` itself (a parameter, an
+    assignment...), hiding the module-level value of that name."""
+    return any(
+        name in _bound(node, "")
+        for scope in scopes
+        if isinstance(scope, cst.FunctionDef)
+        for node in _own_statements(scope)
+    )
+
+
 def _imports(scope: Scope, alias: str, target: str) -> bool:
-    for node in _own_statements(scope):
-        if isinstance(node, cst.Import):
-            for name in node.names:
-                if _import_binds(name) == alias and _dotted(name.name) == target:
-                    return True
-    return False
+    return any(
+        full == target and local == alias
+        for node in _own_statements(scope)
+        for local, full in _imported(node)
+    )
+
+
+def _imported(node: cst.CSTNode) -> list[tuple[str, str]]:
+    """(local name, what it is) for ``import a.b as c`` and ``from a import b as c``."""
+    if isinstance(node, cst.Import):
+        return [(local, _dotted(n.name)) for n in node.names if (local := _import_binds(n))]
+    if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+        base = _dotted(node.module) if node.module is not None and not node.relative else ""
+        return [
+            (local, f"{base}.{_dotted(n.name)}" if base else "")
+            for n in node.names
+            if (local := _import_binds(n))
+        ]
+    return []
 
 
 def _import_binds(name: cst.ImportAlias) -> str | None:
@@ -101,17 +125,9 @@ def _bound(node: cst.CSTNode, target: str) -> list[str]:
         return [item.name.value for item in node.names]
     if isinstance(node, cst.Del):
         return _targets(node.target)
-    if isinstance(node, cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
-        return [b for b in (_import_binds(n) for n in node.names) if b is not None]
-    if isinstance(node, cst.ImportFrom):
+    if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
         return ["*"]
-    if isinstance(node, cst.Import):
-        return [
-            b
-            for n in node.names
-            if _dotted(n.name) != target and (b := _import_binds(n)) is not None
-        ]
-    return []
+    return [local for local, full in _imported(node) if full != target]
 
 
 def _targets(node: cst.CSTNode) -> list[str]:

@@ -20,6 +20,7 @@ from attnlint.lint.helpers import (
 from attnlint.lint.index import RETURN
 from attnlint.lint.names import LIGHTNING_MODULES, NORM_RETURNING
 from attnlint.lint.rule import Rule, RuleContext, dotted_name
+from attnlint.lint.shadowing import module_alias, rebound
 
 _FRESH_NAMES = ("grad_norm", "total_grad_norm", "grad_norm_before_clip")
 
@@ -248,7 +249,8 @@ class UnloggedGradClip(Rule):
                 if func.attr.value == "clip_gradients":
                     return f'{receiver}.log("grad_norm", {variable})'  # Fabric
                 return f'{receiver}.log({{"grad_norm": float({variable})}})'  # Accelerate
-        wandb = next((k for k, v in self.context.imports.items() if v == "wandb"), None)
+        # Names resolved where the line goes: a parameter ``logger`` hides the module's.
+        wandb = module_alias(self.context.module, self.context.imports, self._functions(), "wandb")
         if wandb is not None and f"{wandb}.log(" in source:
             return f'{wandb}.log({{"grad_norm": float({variable})}})'
         # Once per scope, not per finding: codegen and a text search of the whole scope.
@@ -277,9 +279,10 @@ class UnloggedGradClip(Rule):
     def _python_logger(self, function: cst.Module | cst.FunctionDef) -> tuple[str, bool] | None:
         """A name bound to ``logging.getLogger(...)`` / ``get_logger(...)`` in this function
         or at module level, or loguru's ``logger``."""
-        for local, full in self.context.imports.items():
-            if full == "loguru.logger":
-                return local, True
+        imports, functions = self.context.imports, self._functions()
+        loguru = module_alias(self.context.module, imports, functions, "loguru.logger")
+        if loguru is not None:
+            return loguru, True
         scopes: list[cst.Module | cst.FunctionDef] = [self.context.module]
         if function is not self.context.module:
             scopes.insert(0, function)
@@ -287,9 +290,13 @@ class UnloggedGradClip(Rule):
             found = self.context.facts.once(
                 "al103-logger", scope, lambda scope=scope: self._logger_in(scope)
             )
-            if found is not None:
+            if found is not None and (scope is function or not rebound(found, functions)):
                 return found, False
         return None
+
+    def _functions(self) -> list[cst.FunctionDef]:
+        """The functions around the finding, innermost first."""
+        return [s for s in reversed(self._scopes) if isinstance(s, cst.FunctionDef)]
 
     def _writer(self, function: cst.Module | cst.FunctionDef) -> tuple[str, str] | None:
         module = self.context.module
