@@ -6,20 +6,38 @@ from pathlib import Path
 from typing import Any
 
 
-def wandb_records(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+def wandb_records(run_dir: Path, wait_s: float = 60.0) -> dict[str, list[dict[str, Any]]]:
     """History rows and summary updates of an offline run, from its .wandb file.
 
     The file is a LevelDB-style log (a 7-byte file header, 32 KiB blocks, records framed
     by a 7-byte header and split FIRST/MIDDLE/LAST across blocks) of wandb's own protobuf
     ``Record`` messages, decoded here with wandb's generated classes: wandb >= 0.19 keeps
-    its reader in the Go core, out of Python's reach."""
+    its reader in the Go core, out of Python's reach.
+
+    ``run.finish()`` returns before wandb's core process has written everything, so the
+    file is read again until it holds the run's ``exit`` record (at most ``wait_s``)."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        records, done = _read(run_dir)
+        if done or time.monotonic() > deadline:
+            return records
+        time.sleep(0.2)
+
+
+def _read(run_dir: Path) -> tuple[dict[str, list[dict[str, Any]]], bool]:
     import json
     import struct
 
     from wandb.proto import wandb_internal_pb2
 
-    (path,) = run_dir.glob("*.wandb")
-    data = path.read_bytes()
+    empty: dict[str, list[dict[str, Any]]] = {"history": [], "summary": []}
+    paths = list(run_dir.glob("*.wandb"))
+    assert len(paths) <= 1, paths
+    data = paths[0].read_bytes() if paths else b""
+    if len(data) < 7:
+        return empty, False  # not written yet
     assert data[:4] == b":W&B", "not a wandb transaction log"
     block, pos, pending, frames = 32768, 7, b"", []
     while pos + 7 <= len(data):
@@ -27,6 +45,8 @@ def wandb_records(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
             pos += block - pos % block
             continue
         _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if pos + 7 + length > len(data):
+            break  # a record still being written
         chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
         if kind in (1, 2):  # FULL, FIRST
             pending = chunk
@@ -34,11 +54,12 @@ def wandb_records(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
             pending += chunk
         if kind in (1, 4):
             frames.append(pending)
-    out: dict[str, list[dict[str, Any]]] = {"history": [], "summary": []}
+    out, done = empty, False
     for frame in frames:
         record = wandb_internal_pb2.Record()
         record.ParseFromString(frame)
         kind = record.WhichOneof("record_type")
+        done = done or kind == "exit"
         items = {"history": lambda r: r.history.item, "summary": lambda r: r.summary.update}
         if kind in items:
             row = {
@@ -46,4 +67,4 @@ def wandb_records(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
                 for item in items[kind](record)
             }
             out[kind].append(row)
-    return out
+    return out, done

@@ -131,3 +131,26 @@ def test_wandb_offline_run_files_hold_the_statistics(
         summary.update(update)
     assert summary["attnlint/step"] == 2
     assert summary["attnlint/violations/total"] == 1.0
+
+
+def test_the_step_that_raises_reaches_the_tracker(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from attnlint.guard import GuardError
+    from attnlint.guard.trackers import TensorBoardOutput
+
+    out = TensorBoardOutput(tmp_path / "tb")
+    guard = AttentionGuard(SET.make(), config=GuardConfig(every=1), outputs=[out])
+    args, kwargs = SET.batch()
+    with pytest.raises(GuardError):
+        for step in range(3):
+            scores = guard(*args, **kwargs)
+            rel = torch.ones_like(scores) if step == 1 else torch.arange(scores.numel()).float()
+            guard.check_relevance(rel.reshape(1, -1))
+            guard.step(loss=1.0)
+    guard.close()
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    got = {e.step: e.value for e in events.Scalars("attnlint/violations/relevance")}
+    assert got == {0: 0.0, 1: 1.0}  # the raising step is written, and nothing after it
