@@ -115,3 +115,28 @@ def test_color_only_for_terminals(monkeypatch: pytest.MonkeyPatch) -> None:
     assert output.use_color(Tty())  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "1")
     assert not output.use_color(Tty())  # type: ignore[arg-type]
+
+
+def test_notebook_cell_in_every_format() -> None:
+    cell = _diag(path="nb.ipynb", cell=3)
+    plain = _diag()
+    assert output.concise([cell]).startswith("nb.ipynb:cell 3:2:5: AL101 ")
+    assert output.concise([plain]).startswith("src/t.py:2:5: AL101 ")
+    assert output.concise([cell], color=True).startswith("\x1b[1mnb.ipynb\x1b[0m:cell 3:2:5:")
+    row = json.loads(output.as_json([cell, plain]))
+    assert [(r["path"], r["cell"], r["line"], r["column"]) for r in row] == [
+        ("nb.ipynb", 3, 2, 5),
+        ("src/t.py", None, 2, 5),
+    ]
+    assert "::nb.ipynb:cell 3:2:5: AL101 lr" in output.github([cell])
+    assert "::AL101 lr" in output.github([plain])
+    result = json.loads(output.sarif([cell]))["runs"][0]["results"][0]
+    assert result["properties"] == {"cell": 3}
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
+
+
+def test_summary_never_says_all_passed_after_a_failure() -> None:
+    assert output.summary([]) == "All checks passed!\n"
+    text = output.summary([], failed=2)
+    assert "All checks passed!" not in text and "2 files could not be read or written" in text
+    assert output.summary([_diag()], failed=1).endswith("Found 1 error.\n")
