@@ -319,3 +319,12 @@ def test_fix_still_applies_beside_a_cell_that_sits_out(tmp_path: Path) -> None:
     cells = nbformat.read(str(nb), as_version=4).cells
     assert cells[1].source == "from __future__ import annotations\n" + fill  # not linted
     assert cells[2].source == fill.replace("float('-inf')", "torch.finfo(s.dtype).min")
+
+
+def test_magic_lookalikes_inside_expressions_and_strings_stay_code() -> None:
+    source = "%matplotlib inline\ny = (7\n     % 3)\ns = '''\n!not a shell line\n'''\n!ls"
+    notebook = load(nbformat.writes(new_notebook(cells=[new_code_cell(source)])).encode())
+    cell = notebook.cells[0]
+    assert cell.error is None
+    assert sorted(cell.magics) == [0, 6]
+    assert cell.masked.splitlines()[1:6] == source.splitlines()[1:6]

@@ -13,8 +13,10 @@ A cell that CPython does not compile is one AL000 finding and sits out of the mo
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import tokenize
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -139,6 +141,7 @@ def _mask(notebook: Notebook, cell: Cell) -> None:
         lines, cell.magics = [notebook.placeholder(0) + "\n", *lines[1:]], {0: lines[0]}
     text = "".join(lines)
     if _compile_error(text) is not None:
+        starts = _statement_starts(text)
         out: list[str] = []
         continued = False
         for index, line in enumerate(lines):
@@ -147,7 +150,7 @@ def _mask(notebook: Notebook, cell: Cell) -> None:
                 out.append(line)
                 continue
             stripped = body.lstrip()
-            if continued or _is_magic(body):
+            if continued or (_is_magic(body) and (starts is None or index in starts)):
                 indent = body[: len(body) - len(stripped)]
                 if continued and out:  # keep a continuation at its magic's indentation
                     indent = re.match(r"\s*", out[-1]).group(0)  # type: ignore[union-attr]
@@ -171,6 +174,33 @@ def _mask(notebook: Notebook, cell: Cell) -> None:
         # Top-level ``await``: IPython runs it, a module may not; the engine compiles the
         # joined cells as a module, so this cell stays out rather than be a false AL000.
         cell.masked = ""
+
+
+_LAYOUT = frozenset({tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT,
+                     tokenize.DEDENT, tokenize.ENDMARKER})  # fmt: skip
+
+
+def _statement_starts(text: str) -> set[int] | None:
+    """0-based lines where a statement starts: a ``%`` continuing a bracketed expression
+    or a ``!`` inside a triple-quoted string is no magic. None when the text does not
+    tokenize (a quote in a shell line can open a string that never closes)."""
+    starts: set[int] = set()
+    depth, fresh = 0, True
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type in _LAYOUT:
+                fresh = fresh or token.type == tokenize.NEWLINE or depth == 0
+                continue
+            if fresh and depth == 0:
+                starts.add(token.start[0] - 1)
+                fresh = False
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth = max(0, depth - 1)
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return starts
 
 
 def _is_magic(line: str) -> bool:
