@@ -278,3 +278,11 @@ def test_statistics_reach_the_trainers_tensorboard(
     # not in the checkpointed history, and nothing printed per sampled step
     assert not any("attnlint/loss" in row for row in trainer.state.log_history)
     assert "attnlint/" not in capsys.readouterr().out  # the PrinterCallback was left out
+
+
+def test_called_outside_a_trainer_it_says_the_trainer_logs_nothing(real_guard: None) -> None:
+    callback = AttentionGuardTrainerCallback(config=GuardConfig(every=1))
+    state = transformers.TrainerState()
+    with pytest.warns(RuntimeWarning, match="log_to_trainer=False"):
+        callback.on_train_begin(None, state, transformers.TrainerControl(), model=tiny_bert())
+    callback.close()

@@ -120,6 +120,16 @@ class AttentionGuardTrainerCallback(_transformers.TrainerCallback):  # type: ign
             self._handler = _calling_handler(self)
             if self._handler is not None:
                 outputs.append(TrainerOutput(self._to_trainer))
+            else:
+                import warnings
+
+                warnings.warn(
+                    "attnlint: the Trainer's callbacks were not found, so the guard's "
+                    "statistics reach only its run log and outputs (log_to_trainer=False "
+                    "silences this)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         self.guard = AttentionGuard(
             model,
             config=self.config,
