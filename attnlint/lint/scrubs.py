@@ -20,8 +20,16 @@ from attnlint.lint.flow import SCORE_TOKENS, ScopeFlow, Step, read_names
 from attnlint.lint.helpers import parameter_names
 from attnlint.lint.index import RETURN
 from attnlint.lint.rule import Rule
-from attnlint.lint.values import feeds_loss
-from attnlint.lint.vocab import LOSS_TOKENS, callee_last, contains, is_model_call, name_tokens
+from attnlint.lint.values import feeds_loss, is_backward
+from attnlint.lint.vocab import (
+    LOSS_TOKENS,
+    callee_last,
+    contains,
+    is_loss_call,
+    is_loss_scope,
+    is_model_call,
+    name_tokens,
+)
 
 # Calls whose callee is never a project helper.
 _LIBRARIES = ("torch.", "numpy.", "math.", "np.", "F.", "nn.", "builtins.")
@@ -179,3 +187,53 @@ def _slot_name(scrub: _Scrub, item: _Call) -> str | None:
     if isinstance(item.slot, str):
         return item.slot if item.slot in scrub.params else None
     return next(iter(p for p in scrub.params if p != RETURN), None)
+
+
+class CallerSide:
+    """The caller half, mixed into AL301/AL302 before ``ScopedRule``: calls that may hand
+    scores to a helper become candidates only in scopes that compute a loss (a loss call,
+    ``.backward()``, a loss function), so model code builds no flows for them."""
+
+    helpers: HelperScrubs
+    calls: set[int]  # ids of the candidates that are helper calls
+
+    def init_callers(self, fact: str, what: str, why: str) -> None:
+        self.helpers = HelperScrubs(self, fact, what, why)  # type: ignore[arg-type]
+        self.calls = set()
+        self._side: dict[int, list[cst.Call]] = {}
+        self._signal: set[int] = set()
+
+    def _scope_id(self) -> int:
+        scopes = self._scopes  # type: ignore[attr-defined]
+        return id(scopes[-1][0]) if scopes else 0
+
+    def watch_call(self, node: cst.Call) -> None:
+        if is_loss_call(node) or is_backward(node):
+            self._signal.add(self._scope_id())
+        if is_candidate_call(node):
+            self._side.setdefault(self._scope_id(), []).append(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value = node.value
+        if isinstance(value, cst.Call) and any(
+            is_candidate_call(value, t.target) for t in node.targets
+        ):
+            self._side.setdefault(self._scope_id(), []).append(value)
+
+    def _promote(self, scope: cst.FunctionDef | cst.Module) -> None:
+        side = self._side.pop(id(scope), None)
+        scopes = self._scopes  # type: ignore[attr-defined]
+        klass = scopes[-1][1] if scopes else None
+        if side and (id(scope) in self._signal or is_loss_scope(scope, klass)):
+            for node in side:
+                self.calls.add(id(node))
+                self._found.setdefault(id(scope), []).append(node)  # type: ignore[attr-defined]
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._promote(original_node)
+        super().leave_FunctionDef(original_node)  # type: ignore[misc]
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        self._promote(original_node)
+        super().leave_Module(original_node)  # type: ignore[misc]
+        self.helpers.flush()

@@ -9,7 +9,7 @@ from attnlint.lint.vocab import callee_last, contains, is_loss_call
 from attnlint.lint.walk import children
 
 
-def _is_backward(call: cst.Call) -> bool:
+def is_backward(call: cst.Call) -> bool:
     """``x.backward()`` or ``scaler.scale(x)``: the value is what gets differentiated."""
     return isinstance(call.func, cst.Attribute) and call.func.attr.value in ("backward", "scale")
 
@@ -25,7 +25,7 @@ def feeds_loss(
             continue
         if is_loss_call(call) and any(contains(arg, node) for arg in call.args):
             return True
-        if _is_backward(call) and contains(call.func.value, node):  # type: ignore[attr-defined]
+        if is_backward(call) and contains(call.func.value, node):  # type: ignore[attr-defined]
             return True
     if loss_scope and isinstance(step.node, cst.Return):
         return True
@@ -33,7 +33,7 @@ def feeds_loss(
         for call in later.calls:
             if is_loss_call(call) and any(read_names(arg.value) & used for arg in call.args):
                 return True
-            if _is_backward(call) and read_names(call.func.value) & used:  # type: ignore[attr-defined]
+            if is_backward(call) and read_names(call.func.value) & used:  # type: ignore[attr-defined]
                 return True
         if loss_scope and isinstance(later.node, cst.Return):
             return True

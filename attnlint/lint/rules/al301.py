@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, Step, bound_value
 from attnlint.lint.helpers import call_arg
 from attnlint.lint.rule import RuleContext
-from attnlint.lint.scrubs import HelperScrubs, is_candidate_call, scrubbed_params
+from attnlint.lint.scrubs import CallerSide, scrubbed_params
 from attnlint.lint.values import feeds_loss
 from attnlint.lint.vocab import callee_last, contains, is_loss_scope, is_model_call, name_tokens
 
@@ -79,7 +79,7 @@ def _root_name(expr: cst.BaseExpression) -> str | None:
     return expr.value if isinstance(expr, cst.Name) else None
 
 
-class NanMasking(ScopedRule):
+class NanMasking(CallerSide, ScopedRule):
     code = "AL301"
     name = "nan-masking"
     summary = "NaN/inf in scores, logits or the loss replaced before the loss or the step"
@@ -89,37 +89,23 @@ class NanMasking(ScopedRule):
 
     def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
         super().__init__(context, options)
-        self._helpers = HelperScrubs(self, SCRUBS, "replaced", _WHY)
-        self._calls: set[int] = set()  # candidates that are calls to a possible helper
+        self.init_callers(SCRUBS, "replaced", _WHY)
 
     def visit_Call(self, node: cst.Call) -> None:
         last = callee_last(node)
         if last in _SANITISERS or last in _NAN_TESTS:
             self.candidate(node)
-        elif is_candidate_call(node):
-            self._calls.add(id(node))
-            self.candidate(node)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        value = node.value
-        if isinstance(value, cst.Call) and any(
-            is_candidate_call(value, t.target) for t in node.targets
-        ):
-            self._calls.add(id(value))
-            self.candidate(value)
-
-    def leave_Module(self, original_node: cst.Module) -> None:
-        super().leave_Module(original_node)
-        self._helpers.flush()
+        else:
+            self.watch_call(node)
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
         loss_scope = is_loss_scope(flow.scope, class_name)
-        calls = [node for node in nodes if id(node) in self._calls]
-        self._helpers.calls_in(flow, calls, loss_scope, _holds_scores)  # type: ignore[arg-type]
+        calls = [node for node in nodes if id(node) in self.calls]
+        self.helpers.calls_in(flow, calls, loss_scope, _holds_scores)  # type: ignore[arg-type]
         for call in nodes:
             assert isinstance(call, cst.Call)
             step = flow.step_of(call)
-            if step is None or id(call) in self._calls:
+            if step is None or id(call) in self.calls:
                 continue
             found = self._sanitised(call, step)
             if found is None:
@@ -136,7 +122,7 @@ class NanMasking(ScopedRule):
                 continue
             params = scrubbed_params(flow, step, value, names)
             if params:  # a helper: its callers decide whether scores reach a loss
-                self._helpers.scrub(flow, anchor, params, callee_last(call))
+                self.helpers.scrub(flow, anchor, params, callee_last(call))
 
     def _sanitised(
         self, call: cst.Call, step: Step

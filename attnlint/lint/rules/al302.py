@@ -9,7 +9,7 @@ from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow
 from attnlint.lint.helpers import call_arg, is_number_literal
 from attnlint.lint.rule import RuleContext
 from attnlint.lint.rules.al301 import is_scores
-from attnlint.lint.scrubs import HelperScrubs, is_candidate_call, scrubbed_params
+from attnlint.lint.scrubs import CallerSide, scrubbed_params
 from attnlint.lint.values import feeds_loss
 from attnlint.lint.vocab import callee_last, contains, is_loss_scope
 
@@ -67,7 +67,7 @@ def _domain_bounds(low: cst.Arg | None, high: cst.Arg) -> bool:
     return all(v is not None and abs(v) <= 1.0 for v in values)
 
 
-class ScoreClamp(ScopedRule):
+class ScoreClamp(CallerSide, ScopedRule):
     code = "AL302"
     name = "score-clamp"
     summary = "scores or logits clamped before the loss: zero gradient at the bounds"
@@ -76,36 +76,22 @@ class ScoreClamp(ScopedRule):
 
     def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
         super().__init__(context, options)
-        self._helpers = HelperScrubs(self, CLAMPS, "clamped", _WHY)
-        self._calls: set[int] = set()
+        self.init_callers(CLAMPS, "clamped", _WHY)
 
     def visit_Call(self, node: cst.Call) -> None:
         if callee_last(node) in _CLAMPS:
             self.candidate(node)
-        elif is_candidate_call(node):
-            self._calls.add(id(node))
-            self.candidate(node)
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        value = node.value
-        if isinstance(value, cst.Call) and any(
-            is_candidate_call(value, t.target) for t in node.targets
-        ):
-            self._calls.add(id(value))
-            self.candidate(value)
-
-    def leave_Module(self, original_node: cst.Module) -> None:
-        super().leave_Module(original_node)
-        self._helpers.flush()
+        else:
+            self.watch_call(node)
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
         loss_scope = is_loss_scope(flow.scope, class_name)
-        calls = [node for node in nodes if id(node) in self._calls]
-        self._helpers.calls_in(flow, calls, loss_scope, _holds_scores)
+        calls = [node for node in nodes if id(node) in self.calls]
+        self.helpers.calls_in(flow, calls, loss_scope, _holds_scores)
         for call in nodes:
             assert isinstance(call, cst.Call)
             step = flow.step_of(call)
-            if step is None or id(call) in self._calls:
+            if step is None or id(call) in self.calls:
                 continue
             qualname = self.context.qualname(call.func) or ""
             method = not qualname.startswith(("torch.", "numpy.", "np."))
@@ -143,7 +129,7 @@ class ScoreClamp(ScopedRule):
                 continue  # a helper's clamp(-1, 1) before acos is not a score clamp
             params = scrubbed_params(flow, step, value, names)
             if params:  # a helper: its callers decide whether scores reach a loss
-                self._helpers.scrub(flow, call, params, self.context.code_for(call))
+                self.helpers.scrub(flow, call, params, self.context.code_for(call))
 
     @staticmethod
     def _feeds_log(calls: tuple[cst.Call, ...], clamp: cst.Call) -> bool:

@@ -25,6 +25,7 @@ _NEVER_EMPTY = frozenset(
     }
 )  # fmt: skip
 _ROW_CHECKS = frozenset({"all", "any"})
+_FILLED = frozenset({"full", "full_like", "new_full", "tensor", "as_tensor", "scalar_tensor"})
 _CHECK_CALLS = frozenset({"_assert", "_check", "check", "assert_"})
 
 
@@ -146,6 +147,13 @@ class MaskedSoftmaxNan(ScopedRule):
             return False
         if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
             return self._pos_inf(node.expression)
+        if isinstance(node, cst.Call) and callee_last(node) in _FILLED and depth > 0:
+            # torch.full_like(s, -inf), torch.tensor(-inf): a tensor of -inf
+            return any(
+                self._neg_inf(flow, arg.value, at, depth - 1)
+                for arg in node.args
+                if arg.keyword is None or arg.keyword.value == "fill_value"
+            )
         if isinstance(node, cst.Name) and depth > 0:
             defs = flow.definitions(node.value, at)
             if defs:
