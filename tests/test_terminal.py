@@ -259,3 +259,32 @@ def test_wheel_ships_the_guides_and_docs_works_from_it(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     assert shown.stderr.startswith(str(site)), "the wheel's copy was not the one imported"
     assert "Attention collapse" in shown.stdout
+
+
+def test_guard_hints_name_pages_that_ship() -> None:
+    """A violation's hint must work for a pip user: `attnlint docs NAME` / `attnlint rule
+    CODE` of a page that exists, never a path into the source checkout."""
+    import ast
+
+    from attnlint.lint.pages import guides, rule_page
+
+    root = Path(__file__).resolve().parent.parent / "attnlint" / "guard"
+    docstrings: set[int] = set()
+    named: list[tuple[str, str]] = []
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                docstrings.add(id(node.value))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if id(node) in docstrings:
+                    continue
+                where = f"{path.name}:{node.lineno}"
+                assert not re.search(r"docs/[\w-]+\.md", node.value), f"{where}: {node.value!r}"
+                named += [(where, m) for m in re.findall(r"attnlint docs ([\w-]+)", node.value)]
+                for code in re.findall(r"attnlint rule (AL\d{3})", node.value):
+                    assert rule_page(code) is not None, f"{where}: no page for {code}"
+    assert named, "no hint names a guide any more"
+    for where, name in named:
+        assert name in guides(), f"{where}: no guide {name!r}"
