@@ -328,3 +328,40 @@ def test_magic_lookalikes_inside_expressions_and_strings_stay_code() -> None:
     assert cell.error is None
     assert sorted(cell.magics) == [0, 6]
     assert cell.masked.splitlines()[1:6] == source.splitlines()[1:6]
+
+
+def test_fixed_training_notebook_still_runs(tmp_path: Path) -> None:
+    """An AMP loop split over cells, as notebooks have it: the fix goes into the loop's
+    cell and the notebook's code, run cell by cell, clips unscaled gradients."""
+    pytest.importorskip("torch")
+    nb = _write(
+        tmp_path / "amp.ipynb",
+        new_markdown_cell("AMP on the CPU"),
+        new_code_cell(
+            "%load_ext autoreload\nimport torch\nfrom torch.nn.utils import clip_grad_norm_"
+        ),
+        new_code_cell(
+            "torch.manual_seed(0)\nmodel = torch.nn.Linear(4, 1)\n"
+            "opt = torch.optim.SGD(model.parameters(), lr=0.5)\n"
+            'scaler = torch.amp.GradScaler("cpu")\nnorms = []'
+        ),
+        new_code_cell(
+            "!echo training\nfor _ in range(3):\n    opt.zero_grad()\n"
+            "    loss = model(torch.ones(2, 4)).pow(2).mean()\n"
+            "    scaler.scale(loss).backward(); norms.append(float(clip_grad_norm_("
+            "model.parameters(), 0.5)))\n    scaler.step(opt)\n    scaler.update()",
+            outputs=[new_output("stream", name="stdout", text="training\n")],
+        ),
+    )
+    assert main(["check", "--no-cache", "--select", "AL104", "--fix", str(nb)]) == 0
+    cells = nbformat.read(str(nb), as_version=4).cells
+    assert "backward(); scaler.unscale_(opt); norms.append(" in cells[3].source
+    assert cells[3].outputs[0]["text"] == "training\n"
+    namespace: dict[str, object] = {}
+    for cell in cells[1:]:
+        code = "\n".join(
+            line for line in cell.source.splitlines() if not line.startswith(("%", "!"))
+        )
+        exec(compile(code, "cell", "exec"), namespace)
+    norms = namespace["norms"]
+    assert isinstance(norms, list) and len(norms) == 3 and max(norms) < 100  # not 2**16 x
