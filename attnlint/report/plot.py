@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib
 
@@ -27,7 +27,7 @@ from matplotlib import pyplot as plt
 from attnlint.records import StepReport
 from attnlint.report.ranges import ATTENTION, Band, attention_bands
 from attnlint.report.runlog import RunLog
-from attnlint.report.summary import nonfinite_steps
+from attnlint.report.summary import nonfinite_steps, thin
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -200,7 +200,7 @@ class _Panels:
             ax_ent.text(
                 0.01,
                 0.03,
-                f"dotted: NaN/inf loss or scores ({_steps_text(self.nonfinite)})",
+                f"hatched: NaN/inf loss or scores ({_steps_text(self.nonfinite)})",
                 transform=ax_ent.transAxes,
                 fontsize=8,
                 color=NONFINITE_COLOR,
@@ -278,7 +278,7 @@ class _Panels:
         self, ax: Axes, series: Sequence[tuple[str, str, str]], *, label_steps: bool
     ) -> None:
         if self.mode == "layer":
-            shown = _thin(self.steps, MAX_LINES)
+            shown = thin(self.steps, MAX_LINES)
             for i, rep in enumerate(shown):
                 last = i == len(shown) - 1
                 # Earlier steps fade in; the last is bold so "now" reads at a glance.
@@ -324,24 +324,33 @@ class _Panels:
                 if site in bad_sites:
                     ax.axvspan(i - 0.2, i + 0.2, color=VIOLATION_COLOR, alpha=0.12, zorder=0)
             return
-        for n in self.nonfinite:
-            line = ax.axvline(n, color=NONFINITE_COLOR, ls=":", lw=1.4, zorder=1)
-            line.set_gid("nonfinite-step")
         xs = [s.step for s in self.steps]
         flags = [bool(s.violations) for s in self.steps]
-        i = 0
-        while i < len(xs):
-            if not flags[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < len(xs) and flags[j + 1]:
-                j += 1
-            # Half the sampling interval either side, so runs of bad steps read as a block.
-            left = (xs[i] - xs[i - 1]) / 2 if i > 0 else 0.5
-            right = (xs[j + 1] - xs[j]) / 2 if j + 1 < len(xs) else 0.5
-            ax.axvspan(xs[i] - left, xs[j] + right, color=VIOLATION_COLOR, alpha=0.08, zorder=0)
-            i = j + 1
+        _shade(ax, xs, flags, color=VIOLATION_COLOR, alpha=0.08, lw=0, zorder=0)
+        if self.nonfinite:
+            every, bad = sorted({*xs, *self.nonfinite}), set(self.nonfinite)
+            style = {"facecolor": "none", "edgecolor": NONFINITE_COLOR, "hatch": "//", "alpha": 0.5}
+            flags = [x in bad for x in every]
+            _shade(ax, every, flags, gid="nonfinite-step", lw=0, zorder=1, **style)
+
+
+def _shade(ax: Axes, xs: Sequence[int], flags: Sequence[bool], gid: str = "", **style: Any) -> None:
+    """One span per run of flagged steps, reaching half the sampling interval either side,
+    so a run of bad steps reads as one block."""
+    i = 0
+    while i < len(xs):
+        if not flags[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(xs) and flags[j + 1]:
+            j += 1
+        left = (xs[i] - xs[i - 1]) / 2 if i > 0 else 0.5
+        right = (xs[j + 1] - xs[j]) / 2 if j + 1 < len(xs) else 0.5
+        span = ax.axvspan(xs[i] - left, xs[j] + right, **style)
+        if gid:
+            span.set_gid(gid)
+        i = j + 1
 
 
 def _steps_text(steps: Sequence[int]) -> str:
@@ -374,13 +383,6 @@ def _note(ax: Axes, text: str, y: float, color: str = "grey") -> None:
         fontsize=8,
         color=color,
     )
-
-
-def _thin(steps: Sequence[StepReport], n: int) -> list[StepReport]:
-    if len(steps) <= n:
-        return list(steps)
-    idx = sorted({round(i * (len(steps) - 1) / (n - 1)) for i in range(n)})
-    return [steps[i] for i in idx]
 
 
 def _short(sites: Sequence[str]) -> list[str]:

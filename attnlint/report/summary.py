@@ -183,7 +183,7 @@ def sparkline(values: Sequence[float | None]) -> str:
     return "".join(out)
 
 
-def _thin(values: Sequence[Any], width: int = 24) -> list[Any]:
+def thin(values: Sequence[Any], width: int = 24) -> list[Any]:
     """At most ``width`` evenly spaced values, always keeping the last."""
     if len(values) <= width:
         return list(values)
@@ -256,7 +256,7 @@ def _series_table(
             out = inside is False
             mark = "!" if out and not console.is_terminal else ""
             row.append(Text(text + mark, style="red" if out else ""))
-        row.append(sparkline(_thin(values, trend_width)))
+        row.append(sparkline(thin(values, trend_width)))
         table.add_row(*row)
     console.print()
     console.print(table)
