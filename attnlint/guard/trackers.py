@@ -8,8 +8,9 @@ writes it as scalars under stable names (documented in docs/integrations.md):
 - ``attnlint/batch/<stat>``: list, relevance, score and input statistics;
 - ``attnlint/grad_norm/<module>``: gradient norms before clipping (``total`` included);
 - ``attnlint/loss``, ``attnlint/output_variance``;
-- ``attnlint/violations/<check>`` and ``attnlint/violations/total``: violations this step
-  (0 once a check has been seen, so the curve shows where it stopped firing).
+- ``attnlint/violations/<check>`` and ``attnlint/violations/total``: violations this step,
+  for every check the guard has (0 when it did not fire: the curve shows where a check
+  started and stopped firing).
 
 A report holds Python floats only, so writing it never syncs a device. NaN and inf are
 written as they are: a NaN in a tracker is the observation, not an error of the output.
