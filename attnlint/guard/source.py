@@ -84,7 +84,13 @@ def _where(obj: type) -> dict[str, Any]:
         file = inspect.getsourcefile(obj)
         line = inspect.getsourcelines(obj)[1]
     except (OSError, TypeError):
-        file, line = None, None
+        # a class whose module is not in sys.modules (loaded from a path): its forward's
+        # code still knows where it was defined
+        code = getattr(
+            inspect.unwrap(getattr(obj, "forward", None) or (lambda: None)), "__code__", None
+        )
+        file = code.co_filename if code is not None else None
+        line = code.co_firstlineno if code is not None else None
     return {
         "class": f"{obj.__module__}.{obj.__qualname__}",
         "file": os.path.abspath(file) if file else None,

@@ -29,6 +29,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("run_log", metavar="RUN.jsonl", help="run log written by the guard")
     p.add_argument("--site", help="show only this attention site")
     p.add_argument("--last", type=positive_int, metavar="N", help="only the last N sampled steps")
+    p.add_argument(
+        "--output-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: each violation (per check and site) with the static findings that "
+        "explain it, linted from the sources the run log names",
+    )
     p.set_defaults(handler=run_report)
 
     p = subparsers.add_parser(
@@ -89,7 +96,14 @@ def run_report(args: argparse.Namespace) -> int:
     if args.site is not None and args.site not in log.sites:
         known = ", ".join(log.sites) or "none"
         return _error(f"site {args.site!r} not in {log.path} (sites: {known})")
-    render(log, make_console(), site=args.site, last=args.last)
+    from attnlint.report.explain import print_explanations
+
+    if getattr(args, "output_format", "text") == "json":
+        print_explanations(log, json_output=True)
+        return EXIT_OK
+    console = make_console()
+    render(log, console, site=args.site, last=args.last)
+    print_explanations(log, console=console)
     return EXIT_OK
 
 

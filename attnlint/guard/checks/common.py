@@ -70,6 +70,8 @@ class State:
     streaks: dict[tuple[str, str], int] = field(default_factory=dict)
     sinks: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # head, key, mass
     grad_totals: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+    previous: dict[str, float] = field(default_factory=dict)  # site -> last normalised entropy
+    collapsed: set[str] = field(default_factory=set)  # sites in a collapse relative to baseline
 
     def baseline(self, site: str, stat: str, value: float | None, n: int) -> float | None:
         """Median of the site's first ``n`` sampled values of ``stat`` (the current value
