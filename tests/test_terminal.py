@@ -296,3 +296,10 @@ def test_guard_hints_name_pages_that_ship() -> None:
     assert named, "no hint names a guide any more"
     for where, name in named:
         assert name in guides(), f"{where}: no guide {name!r}"
+
+
+def test_links_between_pages_become_the_commands_that_show_them() -> None:
+    from attnlint.lint.pages import for_reading
+
+    text = for_reading("see [guard.md](guard.md), [the rule](../rules/AL101.md), [x](y.md)")
+    assert text == "see `attnlint docs guard`, the rule (`attnlint rule AL101`), x"

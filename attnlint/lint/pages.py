@@ -75,6 +75,10 @@ _FENCE_INFO = re.compile(
 )
 _ERROR_MARK = re.compile(r"[ \t]*#\s*error:\s*AL\d{3}(?:\s*,\s*AL\d{3})*[ \t]*$", re.M)
 _DOC_MARK = re.compile(r"^<!--\s*attnlint:[^>]*-->[ \t]*\n", re.M)
+# a link to another page: in a terminal it is the command that shows that page
+_PAGE_LINK = re.compile(
+    r"\[(?P<text>[^\]]+)\]\((?:\.\./)?(?:docs/|rules/)?(?P<stem>[\w-]+)\.md(?:#[\w-]*)?\)"
+)
 
 
 def for_reading(page: str) -> str:
@@ -83,6 +87,7 @@ def for_reading(page: str) -> str:
     comments go."""
     page = _FENCE_INFO.sub(_plain_fence, page)
     page = _ERROR_MARK.sub("", page)
+    page = _PAGE_LINK.sub(_command_link, page)
     return _DOC_MARK.sub("", page)
 
 
@@ -91,3 +96,15 @@ def _plain_fence(match: re.Match[str]) -> str:
     options = match.group("options").split()
     head = f"{match.group('fence')}python"
     return f"{head}\n# with {', '.join(options)}" if options else head
+
+
+def _command_link(match: re.Match[str]) -> str:
+    text, stem = match.group("text"), match.group("stem")
+    if re.fullmatch(r"AL\d{3}", stem):
+        command = f"`attnlint rule {stem}`"
+    elif stem in guides():
+        command = f"`attnlint docs {stem}`"
+    else:
+        return text
+    # a link that shows only the file name becomes the command; other text keeps it beside
+    return command if text.strip("`").endswith(f"{stem}.md") else f"{text} ({command})"
