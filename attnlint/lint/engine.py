@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,9 +56,7 @@ def syntax_diagnostic(source: str | bytes, path: str) -> Diagnostic | None:
     compile would turn an invalid escape's warning into a SyntaxError.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(source, path, "exec", dont_inherit=True)
+        _compile_like_a_script(source, path)
     except SyntaxError as exc:
         what = (exc.msg or "invalid syntax").splitlines()[0]
         if what.startswith("(unicode error)"):
@@ -87,6 +86,31 @@ def syntax_diagnostic(source: str | bytes, path: str) -> Diagnostic | None:
     return None
 
 
+def _compile_like_a_script(source: str | bytes, path: str) -> None:
+    """``compile()`` with the nesting budget it has when a script calls it.
+
+    CPython's compiler allows about three levels of nesting per Python frame left under
+    the recursion limit, so the same deep file compiles at the top of a script and fails
+    from deep inside a worker. The limit is set, for this call, to the default one plus
+    the frames this call sits under beyond those of a script that calls ``compile`` from
+    a function (module, function, and this helper's own): the verdict is that script's,
+    wherever attnlint runs (tested at the boundary against a fresh interpreter).
+    """
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(_DEFAULT_RECURSION_LIMIT + max(0, depth - 3))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, path, "exec", dont_inherit=True)
+    finally:
+        sys.setrecursionlimit(old)
+
+
+_DEFAULT_RECURSION_LIMIT = 1000  # CPython's, whatever this process has set it to
 _TOO_DEEP = "too deeply nested: CPython's compiler gives up (maximum recursion depth exceeded)"
 
 
