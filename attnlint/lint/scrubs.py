@@ -18,7 +18,7 @@ import libcst as cst
 
 from attnlint.lint.flow import SCORE_TOKENS, ScopeFlow, Step, read_names
 from attnlint.lint.helpers import parameter_names
-from attnlint.lint.index import RETURN
+from attnlint.lint.index import RETURN, FunctionSummary
 from attnlint.lint.rule import Rule
 from attnlint.lint.values import feeds_loss, is_backward
 from attnlint.lint.vocab import (
@@ -141,13 +141,44 @@ class HelperScrubs:
                     self.calls.append(_Call(call, slot, arg.value, caller))
             self.calls.append(_Call(call, RETURN, call, caller))
 
+    def _local_scrub(
+        self, name: str, slot: int | str, through_attribute: bool, depth: int
+    ) -> _Scrub | None:
+        """The scrub in this module that a call of ``name`` at ``slot`` reaches: in the
+        function itself, or in one it hands the parameter on to (the index's ``flows``) or
+        returns the result of."""
+        if depth <= 0:
+            return None
+        for qualified, summary in self.rule.context.index.summary.functions.items():
+            if qualified.rsplit(".", 1)[-1] != name:
+                continue
+            param = _param(summary, slot, through_attribute)
+            if param is None:
+                continue
+            for scrub in self.scrubs.get(name, ()):
+                if param in scrub.params:
+                    return scrub
+            onward: list[tuple[str, int | str]] = [
+                (callee, RETURN) for callee in summary.returns if param == RETURN
+            ]
+            onward += [
+                (flow.callee, int(flow.slot) if flow.slot.isdigit() else flow.slot)
+                for flow in summary.flows
+                if flow.param == param
+            ]
+            for callee, next_slot in onward:
+                last = callee.rsplit(".", 1)[-1]
+                found = self._local_scrub(last, next_slot, "." in callee, depth - 1)
+                if found is not None:
+                    return found
+        return None
+
     def flush(self) -> None:
         done: set[int] = set()
         for item in self.calls:
-            last = callee_last(item.call)
-            here = [s for s in self.scrubs.get(last, ()) if _slot_name(s, item) is not None]
-            if here:
-                scrub = here[0]
+            through = isinstance(item.call.func, cst.Attribute)
+            scrub = self._local_scrub(callee_last(item.call), item.slot, through, 3)
+            if scrub is not None:
                 if id(scrub.node) in done:
                     continue
                 done.add(id(scrub.node))
@@ -179,14 +210,17 @@ class HelperScrubs:
         self.calls.clear()
 
 
-def _slot_name(scrub: _Scrub, item: _Call) -> str | None:
-    """Whether the scrub acts on what ``item`` passes (by keyword, or positionally: the
-    index maps the position; here any positional slot may be it)."""
-    if item.slot == RETURN:
-        return RETURN if RETURN in scrub.params else None
-    if isinstance(item.slot, str):
-        return item.slot if item.slot in scrub.params else None
-    return next(iter(p for p in scrub.params if p != RETURN), None)
+def _param(summary: FunctionSummary, slot: int | str, through_attribute: bool) -> str | None:
+    """The parameter of ``summary`` a call fills at ``slot`` (``self`` skipped for a call
+    through an attribute)."""
+    if slot == RETURN:
+        return RETURN
+    if isinstance(slot, str):
+        return slot if slot in summary.params else None
+    params = [p for p in summary.params if not p.startswith("*")]
+    if summary.klass is not None and not summary.static and through_attribute:
+        params = params[1:]
+    return params[slot] if slot < len(params) else None
 
 
 class CallerSide:

@@ -130,6 +130,8 @@ class NanMasking(CallerSide, ScopedRule):
         """(node to report and follow, the value being cleaned, names holding the result)."""
         last = callee_last(call)
         qualname = self.context.qualname(call.func) or ""
+        if qualname.startswith(("numpy.", "math.", "pandas.")):
+            return None  # arrays and floats: no gradient to lose (result tables, metrics)
         if last in _SANITISERS:
             if qualname == "torch.nan_to_num":
                 arg = call_arg(call, "input", 0)
