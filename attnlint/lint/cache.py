@@ -163,23 +163,24 @@ class Cache:
             self.entries = data  # entries are checked one by one in get()
         elif data is not None or self.file.exists():
             self.dirty = True  # rewrite a corrupt file even if nothing new is added
-        # Function summaries of the project index, in a file of their own: a run whose
-        # files have no pending finding never reads it.
-        self.index_file = self.file.with_suffix(".index.json")
-        self._summaries: dict[str, Any] | None = None
-        self._index_dirty = False
+        # Function summaries of the project index, one small file each (named by the
+        # content hash): a run reads only the summaries its pending findings reach, so a
+        # pre-commit run on one file in a large project reads a handful.
+        self.index_dir = self.file.with_suffix(".index")
+        self._summaries: dict[str, Any] = {}
+        self._new_summaries: dict[str, Any] = {}
 
     def get_summary(self, key: str) -> Any | None:
-        if self._summaries is None:
-            data = load_json(self.index_file)
-            self._summaries = data if isinstance(data, dict) else {}
-        return self._summaries.get(key)
+        if key not in self._summaries:
+            self._summaries[key] = load_json(self.index_dir / f"{key}.json")
+        return self._summaries[key]
 
     def put_summary(self, key: str, summary: Any) -> None:
-        if self.get_summary(key) != summary:
-            assert self._summaries is not None
+        # The key is the content hash and a summary depends on the content only: one that
+        # is on disk already is this one.
+        if self._summaries.get(key) is None:
             self._summaries[key] = summary
-            self._index_dirty = True
+            self._new_summaries[key] = summary
 
     def get(self, key: str) -> Entry | None:
         entry = self.entries.get(key)
@@ -196,11 +197,11 @@ class Cache:
 
     def save(self) -> None:
         """Best effort: a cache that cannot be written only costs speed next time."""
-        if self._index_dirty and self._summaries is not None:
-            if len(self._summaries) > MAX_ENTRIES:
-                self._summaries = dict(list(self._summaries.items())[-MAX_ENTRIES:])
-            self._write(self.index_file, self._summaries)
-            self._index_dirty = False
+        for key, summary in self._new_summaries.items():
+            file = self.index_dir / f"{key}.json"
+            if not file.exists():
+                self._write(file, summary)
+        self._new_summaries = {}
         if not self.dirty:
             return
         if len(self.entries) > MAX_ENTRIES:  # dicts keep insertion order: drop the oldest

@@ -30,7 +30,8 @@ import libcst as cst
 
 from attnlint.lint.dims import chain_words, config_key, has_shape, is_config_word, is_input_key
 from attnlint.lint.dims import tokens as dim_tokens
-from attnlint.lint.index import ANY_PARAM
+from attnlint.lint.index import ANY_PARAM, resolvable
+from attnlint.lint.rule import dotted_name
 from attnlint.lint.walk import walk
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class _Function:
     objects: set[str] = field(default_factory=set)  # names bound to configuration objects
     model_configs: set[str] = field(default_factory=set)  # ``cfg = block.config``
     compared: set[str] = field(default_factory=set)  # names in comparisons (not ``is None``)
-    kept: set[str] = field(default_factory=set)  # parameters stored on ``self``
+    kept: set[str] = field(default_factory=set)  # parameters handed to a call or to ``self``
     overrides: list[tuple[str, str]] = field(default_factory=list)  # (param, key)
     reads: list[tuple[str, str]] = field(default_factory=list)  # (param, key) in model code
 
@@ -241,7 +242,19 @@ class Sites:
         if root is not None and root in current.params:
             current.reads.append((root, key))
 
+    def handed(self, node: cst.Call) -> None:
+        """``nn.Linear(stat_dim, ...)``: a parameter handed to a call sizes something."""
+        current = self._current
+        if current is not None:
+            current.kept.update(
+                a.value.value
+                for a in node.args
+                if isinstance(a.value, cst.Name) and a.value.value in current.params
+            )
+
     def call(self, node: cst.Call) -> None:
+        """Call sites outside model code: where the data's width or a configuration object
+        is handed to a function the index can follow."""
         current = self._current
         func = node.func
         if (
@@ -252,6 +265,9 @@ class Sites:
             and any(config_key(a.value) or self._is_object(a.value) for a in node.args)
         ):
             current.objects.add(func.value.value)  # params.update(stat_dim=cfg.stat_dim)
+        written = dotted_name(func)
+        if written is None or not resolvable(written, self.rule.context.imports):
+            return  # a library or a local object's method: nothing the index could follow
         position: int | None = 0
         for arg in node.args:
             if arg.star == "*":
@@ -282,12 +298,11 @@ class Sites:
     def finish(self, checked: set[str], configured: set[str], reported: set[int]) -> None:
         index = self.rule.context.index
         for function in self._done:
-            summary_flows = {f.param for f in index.function(function.node).flows}
             for param, key in function.overrides:
                 if param not in function.compared and key not in checked:
                     index.fact(function.node, OVERRIDE, param, key)
             for param in function.params:
-                used = param in summary_flows or param in function.kept
+                used = param in function.kept
                 if is_input_key(param) and used and param not in function.compared:
                     index.fact(function.node, INPUT, param, param.removesuffix("_override"))
             for param, key in function.reads:

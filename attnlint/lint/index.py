@@ -34,6 +34,23 @@ import libcst as cst
 RETURN = "return"  # pseudo-parameter: the function's return value
 ANY_PARAM = "**"  # callee slot filled by ``**kwargs``: any parameter of the callee
 
+# Libraries a project never defines its own functions in: calls into them are not
+# followed (nor stored: summaries stay small).
+LIBRARIES = frozenset(
+    (  # noqa: SIM905 (a word list reads better as one string)
+        "torch numpy np math os sys re json logging functools itertools collections typing "
+        "dataclasses warnings inspect copy pathlib random time jax tensorflow scipy einops "
+        "builtins abc enum contextlib operator pickle"
+    ).split()
+)
+_BUILTINS = frozenset(
+    (  # noqa: SIM905
+        "print len int float str bool list dict set tuple range enumerate zip map filter "
+        "isinstance issubclass getattr setattr hasattr super type min max sum any all abs "
+        "round sorted reversed iter next repr hash id callable vars open format divmod"
+    ).split()
+)
+
 _DEF_LINE = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
 
 
@@ -168,6 +185,22 @@ def _dotted(node: cst.CSTNode, imports: Mapping[str, str]) -> str | None:
         return None
     parts.append(imports.get(node.value, node.value))
     return ".".join(reversed(parts))
+
+
+def resolvable(written: str, imports: Mapping[str, str]) -> bool:
+    """Whether phase 2 could resolve a call written ``written``: ``helper``, ``self.m``,
+    ``Class.m``, an imported name; not ``x.view`` on a local object, a builtin, or a
+    library function."""
+    head, dot, rest = written.partition(".")
+    if head in ("self", "cls"):
+        return bool(rest) and "." not in rest
+    if head in imports:
+        return imports[head].lstrip(".").partition(".")[0] not in LIBRARIES or (
+            imports[head].startswith(".")
+        )
+    if not dot:
+        return head not in _BUILTINS
+    return head[:1].isupper()
 
 
 def _params(function: cst.FunctionDef) -> list[str]:
@@ -355,7 +388,7 @@ class Indexer(cst.BatchableCSTVisitor):
                 continue
             if callee is None:
                 callee = _dotted(node.func, {})
-                if callee is None:
+                if callee is None or not resolvable(callee, self.index.summary.imports):
                     return
             current.flows.append(Flow(param, callee, slot))
 
@@ -380,5 +413,5 @@ class Indexer(cst.BatchableCSTVisitor):
     def visit_Return(self, node: cst.Return) -> None:
         if self._functions and isinstance(node.value, cst.Call):
             callee = _dotted(node.value.func, {})
-            if callee is not None:
+            if callee is not None and resolvable(callee, self.index.summary.imports):
                 self._functions[-1].returns.append(callee)

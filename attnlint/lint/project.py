@@ -92,6 +92,11 @@ class Project:
         self._by_path[path] = module
         return module
 
+    def module(self, path: Path) -> Module | None:
+        """The module at ``path``: already known, else summarised by ``load``."""
+        path = path.resolve()
+        return self._by_path.get(path) or self._load(path)
+
     # -- deciding ----------------------------------------------------------------------
 
     def decide(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from attnlint.lint.cache import Cache, content_key
 from attnlint.lint.index import ModuleSummary, Pending
-from attnlint.lint.project import Module, Project
+from attnlint.lint.project import Project
 
 if TYPE_CHECKING:
     from attnlint.lint.runner import FileResult, Job
@@ -29,18 +29,14 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
     }
     if not waiting:
         return
-    project = Project(roots=[job.per_file.root, cwd], load=_Loader(job, cache), cwd=cwd)
-    modules: dict[int, Module] = {}
-    for result in results:
-        data = result.summary
-        if data is None and cache is not None and result.key is not None:
-            data = cache.get_summary(result.key)
-        summary = _summary(data) if data is not None else None
-        if summary is not None:
-            modules[id(result)] = project.add(result.path, result.display, summary)
+    # Summaries are read lazily, checked files included: only the modules the pending
+    # findings and their callees reach are looked at.
+    known = {r.path.resolve(): r for r in results if r.error is None}
+    loader = _Loader(job, cache, known)
+    project = Project(roots=[job.per_file.root, cwd], load=loader, cwd=cwd)
     for result in results:
         pending = waiting.get(id(result))
-        module = modules.get(id(result))
+        module = project.module(result.path) if pending else None
         if pending and module is not None:
             taken = [(e["code"], e["line"], e["column"]) for e in result.entry if "when" not in e]
             result.decided = project.decide(module, pending, taken)
@@ -56,14 +52,24 @@ def _summary(data: Any) -> ModuleSummary | None:
 
 
 class _Loader:
-    """Summaries of modules outside the checked files: from the cache, else one parse."""
+    """Summaries of modules: a checked file's from this run or the cache; a module only an
+    import reaches from the cache, else from parsing just that module."""
 
-    def __init__(self, job: Job, cache: Cache | None) -> None:
+    def __init__(self, job: Job, cache: Cache | None, known: dict[Path, FileResult]) -> None:
         self.job = job
         self.cache = cache
+        self.known = known
         self._rules: tuple[list[Any], dict[str, Any]] | None = None
 
     def __call__(self, path: Path) -> ModuleSummary | None:
+        result = self.known.get(path)
+        if result is not None:  # a checked file: this run's summary, or the cached one
+            data = result.summary
+            if data is None and self.cache is not None and result.key is not None:
+                data = self.cache.get_summary(result.key)
+            summary = _summary(data) if data is not None else None
+            if summary is not None:
+                return summary
         from attnlint.lint.safeio import read_regular
 
         try:

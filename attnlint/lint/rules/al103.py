@@ -17,7 +17,7 @@ from attnlint.lint.helpers import (
     is_test_path,
     parameter_names,
 )
-from attnlint.lint.index import RETURN
+from attnlint.lint.index import RETURN, resolvable
 from attnlint.lint.names import LIGHTNING_MODULES, NORM_RETURNING
 from attnlint.lint.rule import Rule, RuleContext, dotted_name
 from attnlint.lint.shadowing import module_alias, rebound
@@ -139,16 +139,12 @@ class UnloggedGradClip(Rule):
         a clip norm (decided by the project index, which knows the callee)."""
         if not isinstance(value, cst.Call):
             return
-        callee = self.context.index.callee(value)
-        if callee is None or not _HELPER_NAME.search(callee.rpartition(".")[2]):
+        written = dotted_name(value.func)
+        if written is None or not _HELPER_NAME.search(written.rpartition(".")[2]):
             return
-        if callee.partition(".")[0] in _LIBRARIES:
+        callee = self.context.index.callee(value) or ""
+        if callee.partition(".")[0] in _LIBRARIES or not resolvable(written, self.context.imports):
             return
-        written = dotted_name(value.func) or ""
-        head, dot, _ = written.partition(".")
-        local_object = head not in ("self", "cls") and head not in self.context.imports
-        if dot and local_object and head[:1].islower():
-            return  # ``obj.method()`` on a local object: not a name the index resolves
         dropped = (
             "is discarded"
             if target is None or target.value == "_"

@@ -169,6 +169,7 @@ class UncheckedInputDim(Rule):
         key = config_key(node)
         if key is not None:
             self._note_configured(key)
+        self._sites.handed(node)
         if not any(self._in_model) and not self._skip:
             self._sites.call(node)
         for position, arg in enumerate(node.args):
