@@ -1,6 +1,7 @@
-"""AL301/AL302 across modules: a helper in one file scrubs what a training loop in
-another file hands it; checked the way ``attnlint check`` does (whole tree, or only the
-changed file as pre-commit passes it)."""
+"""AL301/AL302 one call away: a helper scrubs what a training loop hands it, in the same
+module (found at the scrub) or in another one (found at the call; checked the way
+``attnlint check`` does: the whole tree, or only the changed file as pre-commit passes
+it); and the library-code shapes that must stay silent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from attnlint.lint.engine import lint_source
+from attnlint.lint.rule import Rule
+from attnlint.lint.rules.al301 import NanMasking
+from attnlint.lint.rules.al302 import ScoreClamp
 from tests._index_repos import check, line_of, where, write_repo
+
+
+def lines(source: str, rule: type[Rule]) -> list[int]:
+    return [d.line for d in lint_source(source, "train.py", rules=[rule])]
+
 
 LOSSES = """\
 import torch
@@ -100,3 +110,129 @@ def test_same_module_helper_points_at_the_scrub(tmp_path: Path) -> None:
     ]
     assert "train_step passes to soft_rank" in found[0].message
     assert "train_step2 uses it as the loss" in found[2].message
+
+
+# -- one call away (helpers in the same module) and library code ---------------------
+
+
+def test_scrubs_inside_helpers_are_found_at_the_scrub() -> None:
+    source = """\
+import torch
+
+
+def soft_rank(scores, tau):
+    scores = torch.nan_to_num(scores, nan=0.0)
+    return torch.sigmoid((scores[:, :, None] - scores[:, None, :]) / tau).sum(-1)
+
+
+def surrogate(s, rel):
+    s = s.clamp(-50.0, 50.0)
+    return -(s - s.logcumsumexp(-1)).sum()
+
+
+def objective(pred, rel):
+    loss = ((pred - rel) ** 2).mean()
+    return torch.nan_to_num(loss, nan=0.0)
+
+
+class Trainer:
+    def rank(self, scores):
+        return soft_rank(scores, self.tau)
+
+    def step(self, model, x, rel):
+        out = model(x)
+        loss = ((self.rank(out) - rel) ** 2).mean() + surrogate(out, rel)
+        loss = loss + objective(out, rel)
+        loss.backward()
+"""
+    assert lines(source, NanMasking) == [5, 16]
+    assert lines(source, ScoreClamp) == [10]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # NumPy result arrays: a NaN test with no loss anywhere (pandas, metrics code)
+        """\
+import numpy as np
+
+
+def nansum(out):
+    total = 0.0
+    for i in range(len(out)):
+        if np.isnan(out[i]):
+            continue
+        total += out[i]
+    return total
+
+
+def fill(values, fill_value):
+    out = np.where(np.isnan(values), fill_value, values)
+    out[np.isnan(out)] = 0
+    return out
+""",
+        # a helper that cleans what it is given, called with inputs and for metrics only
+        """\
+import torch
+
+
+def clean(x):
+    return torch.nan_to_num(x, nan=0.0)
+
+
+def train_step(model, batch, criterion):
+    scores = model(clean(batch["x"]))
+    loss = criterion(scores, batch["y"])
+    loss.backward()
+
+
+@torch.no_grad()
+def report(model, x):
+    return clean(model(x)).mean().item()
+""",
+        # a helper that cleans its result, used for logging
+        """\
+import torch
+
+
+def safe_mean(logits):
+    return torch.nan_to_num(logits.mean(), nan=0.0)
+
+
+def train_step(model, x, y, criterion, log):
+    logits = model(x)
+    loss = criterion(logits, y)
+    log("logit mean", safe_mean(logits))
+    loss.backward()
+""",
+    ],
+)
+def test_al301_silent_on_library_and_helper_shapes(source: str) -> None:
+    assert lines(source, NanMasking) == []
+
+
+def test_al302_silent_on_helper_domains_and_probabilities() -> None:
+    source = """\
+import torch
+
+
+def angle(cos):
+    return torch.acos(cos.clamp(-1.0, 1.0))
+
+
+def bce(p, target, eps):
+    p = p.clamp(eps, 1 - eps)
+    return -(target * p.log()).mean()
+
+
+def clip_targets(rel):
+    return rel.clamp(0, 30)
+
+
+def train_step(model, x, rel):
+    scores = model(x)
+    loss = bce(torch.sigmoid(scores), rel, 1e-6) + angle(scores.tanh()).mean()
+    loss = loss + ((scores - clip_targets(rel)) ** 2).mean()
+    loss.backward()
+"""
+    assert lines(source, ScoreClamp) == []
