@@ -106,3 +106,41 @@ def test_says_so_when_the_code_shows_no_cause(tmp_path, monkeypatch) -> None:
 
     text = "\n".join(render_text(entries))
     assert "no static cause found" in text and "attend_model.py" in text
+
+
+MASKED = """
+import torch
+from torch import nn
+
+
+class Masked(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.q = nn.Linear(dim, dim)
+
+    def forward(self, x, keep):
+        scores = self.q(x) @ x.transpose(-2, -1) / x.shape[-1] ** 0.5
+        scores = scores.masked_fill(~keep[:, None, :], float("-inf"))
+        return torch.softmax(scores, dim=-1) @ x
+"""
+
+
+def test_nan_row_is_explained_by_the_masked_softmax(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "masked_model.py"
+    path.write_text(textwrap.dedent(MASKED))
+    monkeypatch.setattr(sys, "argv", ["-c"])  # no script file: only the model's source
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, path.stem, module)
+    spec.loader.exec_module(module)
+    keep = torch.ones(2, 4, dtype=torch.bool)
+    keep[1] = False  # an all-padding item: softmax(-inf) is NaN
+    log = tmp_path / "run.jsonl"
+    with AttentionGuard(module.Masked(4), GuardConfig(on_violation="log"), log_path=str(log)) as g:
+        g(torch.randn(2, 4, 4), keep)
+        g.step()
+    entries = explain(read_run_log(log))
+    (entry,) = [e for e in entries if e.check == "attention_mass"]
+    assert [(d["code"], Path(d["path"]).name) for d in entry.causes] == [
+        ("AL402", "masked_model.py")
+    ]

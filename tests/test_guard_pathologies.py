@@ -256,3 +256,24 @@ def test_policy_per_check_and_per_severity() -> None:
     with AttentionGuard(model, config=cfg) as guard:
         (report,) = steps(guard, (x,), {}, 1)  # logged, not raised; still in the report
     assert found(report, "uniform_attention")
+
+
+@pytest.mark.parametrize("z", ZOO, ids=[z.name for z in ZOO])
+def test_outputs_and_gradients_stay_bit_identical(z: Zoo) -> None:
+    args, kwargs = z.batch()
+
+    def run(model: torch.nn.Module) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        torch.manual_seed(3)  # the same dropout draws (the guard draws no random number)
+        out = output_of(model(*args, **kwargs))
+        out.float().square().sum().backward()
+        return out.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    plain_out, plain_grads = run(z.make().train())
+    model = z.make().train()
+    with AttentionGuard(model, config=GuardConfig(on_violation="raise")) as guard:
+        out, grads = run(model)
+        report = guard.step()
+    assert report.layers and report.violations == []
+    assert torch.equal(out, plain_out)
+    assert len(grads) == len(plain_grads)
+    assert all(torch.equal(a, b) for a, b in zip(grads, plain_grads, strict=True))
