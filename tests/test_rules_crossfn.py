@@ -236,3 +236,22 @@ def train_step(model, x, rel):
     loss.backward()
 """
     assert lines(source, ScoreClamp) == []
+
+
+def test_lightning_training_step_returns_the_loss() -> None:
+    source = """\
+import torch
+import lightning as L
+
+
+class Ranker(L.LightningModule):
+    def training_step(self, batch, batch_idx):
+        scores = self(batch["x"])
+        loss = ((scores - batch["y"]) ** 2).mean()
+        return torch.nan_to_num(loss, nan=0.0)
+
+    def validation_step(self, batch, batch_idx):
+        loss = ((self(batch["x"]) - batch["y"]) ** 2).mean()
+        return torch.nan_to_num(loss, nan=0.0)
+"""
+    assert lines(source, NanMasking) == [9]

@@ -93,6 +93,8 @@ def is_loss_scope(scope: cst.FunctionDef | cst.Module, class_name: str | None) -
         return False
     if set(scope.name.value.lower().split("_")) & LOSS_TOKENS:
         return True
+    if scope.name.value == "training_step":  # Lightning backpropagates what it returns
+        return True
     return scope.name.value == "forward" and class_name is not None and class_name.endswith("Loss")
 
 
