@@ -506,3 +506,50 @@ def test_model_code_reading_its_own_config_is_silent(tmp_path: Path) -> None:
         """
     root = write_repo(tmp_path, {"foo/__init__.py": "", "foo/modeling_foo.py": modeling})
     assert check(root, codes=("AL201",)) == []
+
+
+def test_blocks_of_oddly_named_model_classes_are_silent(tmp_path: Path) -> None:
+    # A model class named neither ...Model nor ...Module, subclassing another project
+    # class, building blocks from values of its config (not sections of it).
+    modeling = """\
+        from torch import nn
+
+
+        class ResidualBlock(nn.Module):
+            def __init__(self, input_dims, hidden_dims, output_dims):
+                super().__init__()
+                self.fc = nn.Linear(input_dims, hidden_dims)
+                self.out = nn.Linear(hidden_dims, output_dims)
+
+
+        class EncoderWithSVTR(ServerRecEncoderWithSVTR):
+            def __init__(self, config):
+                super().__init__(config)
+                in_channels = config.backbone_config.block_configs[-1][-1][2]
+                self.conv = ConvLayer(in_channels=in_channels, out_channels=config.hidden_size)
+
+            def forward(self, x):
+                return self.conv(x)
+
+
+        class ForPrediction(TimesFmForPrediction):
+            def __init__(self, config):
+                super().__init__(config)
+                self.block = ResidualBlock(
+                    input_dims=config.hidden_size,
+                    hidden_dims=config.intermediate_size,
+                    output_dims=config.horizon_length,
+                )
+        """
+    conv = """\
+        from torch import nn
+
+
+        class ConvLayer(nn.Module):
+            def __init__(self, in_channels, out_channels):
+                super().__init__()
+                self.conv = nn.Conv2d(in_channels, out_channels, 3)
+        """
+    files = {"m/__init__.py": "", "m/modeling.py": modeling, "m/conv.py": conv}
+    root = write_repo(tmp_path, files)
+    assert check(root, codes=("AL201",)) == []

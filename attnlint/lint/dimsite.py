@@ -56,6 +56,12 @@ _CONFIG_MESSAGE = (
     "shape[-1]: assert they match where the first batch is seen"
 )
 _MODEL_CONFIG_ATTRS = frozenset({"config", "cfg"})
+_SECTIONS = frozenset(
+    (  # noqa: SIM905 (a word list reads better as one string)
+        "model models net network arch architecture encoder decoder ranker backbone head "
+        "data dataset train training module"
+    ).split()
+)
 
 
 @dataclass(slots=True)
@@ -232,7 +238,12 @@ class Sites:
         if isinstance(value, cst.Name):
             return current is not None and value.value in current.objects
         words = chain_words(value)
-        return bool(words) and is_config_word(words[0]) and not self.own_config(value)
+        if not words or not is_config_word(words[0]) or self.own_config(value):
+            return False
+        # ``cfg.model`` / ``cfg["model_a"]`` is a section of the configuration;
+        # ``config.hidden_size`` is one value of it (not an input width: config_key said so).
+        leaf = words[-1].lower()
+        return len(words) == 1 or is_config_word(leaf) or leaf.split("_")[0] in _SECTIONS
 
     def config_read(self, node: cst.BaseExpression, key: str) -> None:
         current = self._current

@@ -21,6 +21,7 @@ returns the result of a call) to a function that has it, up to ``MAX_DEPTH`` cal
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ class Project:
         cwd: Path | None = None,
         max_depth: int = MAX_DEPTH,
     ) -> None:
-        self.roots = [r.resolve() for r in roots]
+        self.roots = [_absolute_path(r) for r in roots]
         self.load = load
         self.cwd = cwd
         self.max_depth = max_depth
@@ -86,7 +87,7 @@ class Project:
         if path is None:
             module = Module(None, display, "", "", None, summary)
             return module
-        path = path.resolve()
+        path = _absolute_path(path)
         name, package, root = module_name(path)
         module = Module(path, display, name, package, root, summary)
         self._by_path[path] = module
@@ -94,7 +95,7 @@ class Project:
 
     def module(self, path: Path) -> Module | None:
         """The module at ``path``: already known, else summarised by ``load``."""
-        path = path.resolve()
+        path = _absolute_path(path)
         return self._by_path.get(path) or self._load(path)
 
     # -- deciding ----------------------------------------------------------------------
@@ -295,6 +296,11 @@ class Project:
             with contextlib.suppress(ValueError):
                 display = path.relative_to(self.cwd).as_posix()
         return self.add(path, display, summary)
+
+
+def _absolute_path(path: Path) -> Path:
+    # Not ``resolve()``: a symlinked tree keeps its own paths (and its display paths).
+    return Path(os.path.abspath(path))
 
 
 def _through_imports(module: Module, dotted: str) -> str:

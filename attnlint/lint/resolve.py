@@ -9,6 +9,7 @@ up in the cache, and parsed on its own only when the cache does not have it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
         return
     # Summaries are read lazily, checked files included: only the modules the pending
     # findings and their callees reach are looked at.
-    known = {r.path.resolve(): r for r in results if r.error is None}
+    known = {Path(os.path.abspath(r.path)): r for r in results if r.error is None}
     loader = _Loader(job, cache, known)
     project = Project(roots=[job.per_file.root, cwd], load=loader, cwd=cwd)
     for result in results:

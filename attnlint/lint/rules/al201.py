@@ -70,6 +70,15 @@ _MODEL_CLASS = re.compile(
 )
 
 
+def _defines_forward(node: cst.ClassDef) -> bool:
+    """A class with a ``forward`` (or Keras ``call``) method is a model, whatever its name."""
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    return any(
+        isinstance(stmt, cst.FunctionDef) and stmt.name.value in ("forward", "call")
+        for stmt in body
+    )
+
+
 @dataclass(slots=True)
 class _Candidate:
     node: cst.CSTNode
@@ -135,7 +144,8 @@ class UncheckedInputDim(Rule):
         # XProjector(YProjector)``): the class's own name counts as much as its bases'.
         names = [node.name.value]
         names += [(self.context.qualname(b.value) or "").rpartition(".")[2] for b in node.bases]
-        is_model = any(_MODEL_CLASS.search(name) for name in names if name)
+        is_model = any(_MODEL_CLASS.search(name) or "Model" in name for name in names if name)
+        is_model = is_model or _defines_forward(node)
         if is_model:
             self._local_models.add(node.name.value)
         self._in_model.append(is_model)
