@@ -400,6 +400,7 @@ PARAMS_TRAIN = """\
     import json
 
     from models.build import build
+    from training import fit, make_loader
 
 
     def main(path):
@@ -408,7 +409,7 @@ PARAMS_TRAIN = """\
         params = dict(cfg["model"])
         params.update(stat_dim=cfg["data"]["stat_dim"])
         model = build(params)
-        return model
+        fit(model, make_loader(cfg["data"]), epochs=cfg["train"]["epochs"])
     """
 
 PARAMS_REPO = {
@@ -455,14 +456,26 @@ def test_configured_width_through_a_config_object(tmp_path: Path) -> None:
         import models.net as nets
 
 
-        def main():
+        def main(loader):
             cfg = OmegaConf.load("config.yaml")
-            return nets.Ranker(cfg.model)
+            model = nets.Ranker(cfg.model)
+            for batch in loader:
+                model(batch)
         """
     root = write_repo(tmp_path, {"models/__init__.py": "", "models/net.py": net, "train.py": train})
     found = check(root, codes=("AL201",))
     assert where(found) == [("train.py", 8, "AL201")]
     assert "Ranker (models/net.py:5)" in found[0].message
+
+
+def test_configuration_into_a_model_without_data_in_sight_is_silent(tmp_path: Path) -> None:
+    # A checkpoint converter: a model built from a configuration, no batch anywhere.
+    train = PARAMS_TRAIN.replace(
+        '        fit(model, make_loader(cfg["data"]), epochs=cfg["train"]["epochs"])\n',
+        '        model.save_pretrained(cfg["out"])\n',
+    ).replace("    from training import fit, make_loader\n", "")
+    root = write_repo(tmp_path, {**PARAMS_REPO, "train.py": train})
+    assert check(root, codes=("AL201",)) == []
 
 
 def test_params_dict_silent_when_the_caller_compares(tmp_path: Path) -> None:
