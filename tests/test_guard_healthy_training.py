@@ -89,7 +89,7 @@ class TinyGPT(nn.Module):
         return self.head(self.blocks(self.tok(ids) + self.pos[: ids.shape[1]]))
 
 
-def copy_batch(gen: torch.Generator, batch: int = 16, n: int = 16, period: int = 4) -> Tensor:
+def copy_batch(gen: torch.Generator, batch: int = 8, n: int = 16, period: int = 4) -> Tensor:
     """Sequences that repeat with a random period-4 motif: token t = token t-4."""
     motif = torch.randint(0, 16, (batch, period), generator=gen)
     return motif.repeat(1, n // period + 1)[:, : n + 1]

@@ -92,6 +92,30 @@ def test_collapse_relative_to_the_baseline() -> None:
     assert "attnlint rule AL401" in v.hint
 
 
+def test_learned_sharp_attention_is_not_a_collapse_unless_its_logits_explode() -> None:
+    """A copy head sharpens gradually with moderate logits; a collapse has huge ones."""
+    for logit_max, fires in ((17.0, False), (150.0, True)):
+        state, cfg = State(), GuardConfig()
+        fired = []
+        for i, ne in enumerate([0.99, 0.8, 0.5, 0.3, 0.2, 0.12, 0.09, 0.08]):
+            st = AttentionStats(
+                observed="x", normalized_entropy=ne, max_row_weight=1 - ne, logit_max=logit_max
+            )
+            kw = {"order": [], "input_bad": False, "output_bad": False, "cheap": {}}
+            out = evaluate(
+                step=i,
+                config=cfg,
+                layers={"s": st},
+                score_nonfinite=None,
+                degenerate_share=None,
+                cheap_since=0,
+                state=state,
+                **kw,
+            )
+            fired.append(any(v.check == "attention_entropy" for v in out))
+        assert fired == [False] * 6 + [fires, fires], logit_max
+
+
 def _sink_mask(n: int, key: int, bias: float = 8.0) -> torch.Tensor:
     m = torch.zeros(n, n)
     m[:, key] = bias
