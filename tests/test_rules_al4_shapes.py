@@ -268,3 +268,36 @@ def sparsemixer(scores, eps):
 )
 def test_al402_real_guards_silence_it(source: str) -> None:
     assert lines(source, MaskedSoftmaxNan) == []
+
+
+def test_al402_fill_in_a_helper_softmax_in_the_caller() -> None:
+    """Found at the fill (where torch.finfo(dtype).min goes) when a caller softmaxes
+    what the helper returns unguarded; silent for guarded callers and for a max."""
+    source = """\
+import torch
+
+
+def mask_logits(logits, mask):
+    return logits.masked_fill(~mask, float("-inf"))
+
+
+def attend(q, k, v, mask):
+    s = mask_logits(q @ k.mT / q.size(-1) ** 0.5, mask)
+    return s.softmax(-1) @ v
+
+
+def attend_guarded(q, k, v, mask):
+    s = mask_logits(q @ k.mT / q.size(-1) ** 0.5, mask)
+    return torch.nan_to_num(s.softmax(-1)) @ v
+
+
+def best(logits, mask):
+    return mask_logits(logits, mask).max(-1).values
+"""
+    found = lint_source(source, "model.py", rules=[MaskedSoftmaxNan])
+    assert [d.line for d in found] == [5]
+    assert "attend softmaxes the result of mask_logits" in found[0].message
+    guarded = source.replace(
+        "    return s.softmax(-1) @ v", "    return torch.nan_to_num(s.softmax(-1)) @ v"
+    )
+    assert lines(guarded, MaskedSoftmaxNan) == []

@@ -255,3 +255,18 @@ class Ranker(L.LightningModule):
         return torch.nan_to_num(loss, nan=0.0)
 """
     assert lines(source, NanMasking) == [9]
+
+
+def test_al402_fill_in_another_module_is_found_at_the_call(tmp_path: Path) -> None:
+    util = 'import torch\n\n\ndef mask_logits(s, m):\n    return s.masked_fill(~m, float("-inf"))\n'
+    model = (
+        "from pkg.util import mask_logits\n\n\n"
+        "def attend(q, k, v, mask):\n"
+        "    s = mask_logits(q @ k.mT, mask)\n"
+        "    return s.softmax(-1) @ v\n"
+    )
+    write_repo(tmp_path, {"pkg/__init__.py": "", "pkg/util.py": util, "pkg/model.py": model})
+    for paths in (None, ["pkg/model.py"]):
+        found = check(tmp_path, paths, codes=("AL402",))
+        assert where(found) == [("pkg/model.py", 5, "AL402")]
+        assert "mask_logits (pkg/util.py:4)" in found[0].message

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import libcst as cst
+from pydantic import BaseModel
 
 from attnlint.lint.callers import bound_arguments, callee
 from attnlint.lint.diagnostic import Edit, Fix
+from attnlint.lint.fillcalls import FillCalls
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, read_names, scope_flow
 from attnlint.lint.helpers import call_arg, is_number_literal
 from attnlint.lint.masks import leak, on_empty_row, polarity
-from attnlint.lint.rule import dotted_name
+from attnlint.lint.rule import RuleContext, dotted_name
 from attnlint.lint.shadowing import module_alias
 from attnlint.lint.vocab import callee_last, contains, name_tokens
 from attnlint.lint.walk import walk
@@ -36,22 +38,33 @@ def _softmax_call(call: cst.Call) -> bool:
     return isinstance(call.func, cst.Call) and callee_last(call.func) in ("Softmax", "LogSoftmax")
 
 
-class MaskedSoftmaxNan(ScopedRule):
+class MaskedSoftmaxNan(FillCalls, ScopedRule):
     code = "AL402"
     name = "masked-softmax-nan"
     summary = "masked_fill(-inf) then softmax: a fully masked row becomes NaN"
-    triggers = ("inf", "Inf", "INF")
+    # "softmax": the caller of a helper that returns -inf filled scores
+    triggers = ("inf", "Inf", "INF", "softmax", "Softmax")
+
+    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+        super().__init__(context, options)
+        self.init_fills()
 
     def visit_Call(self, node: cst.Call) -> None:
         if callee_last(node) in ("masked_fill", "masked_fill_", "where"):
             self.candidate(node)
+        else:
+            self.watch_call(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if any(isinstance(t.target, cst.Subscript) for t in node.targets):
             self.candidate(node)
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
+        calls = [node for node in nodes if id(node) in self.fill_calls]
+        self.fill_callers(flow, calls, self._reaches_softmax)  # type: ignore[arg-type]
         for node in nodes:
+            if id(node) in self.fill_calls:
+                continue
             found = self._fill(flow, node)
             if found is None:
                 continue
@@ -62,6 +75,7 @@ class MaskedSoftmaxNan(ScopedRule):
                 continue
             softmax = self._reaches_softmax(flow, step, anchor, names)
             if softmax is None:
+                self.returned_fill(flow, step, anchor, names)
                 continue
             soft_step, soft_call = softmax
             # torch.where(valid, scores, -inf): the condition is True where keys are kept
