@@ -301,3 +301,28 @@ def test_outputs_and_gradients_stay_bit_identical(z: Zoo) -> None:
     assert torch.equal(out, plain_out)
     assert len(grads) == len(plain_grads)
     assert all(torch.equal(a, b) for a, b in zip(grads, plain_grads, strict=True))
+
+
+def test_policy_defaults_overrides_and_counting(caplog: pytest.LogCaptureFixture) -> None:
+    from attnlint.guard.checks.common import violation
+    from attnlint.guard.policy import Policy
+
+    def finding(check: str, severity: str | None = None, cfg: GuardConfig | None = None):
+        return violation(cfg or GuardConfig(), check, "s", 0, 1.0, 0.5, "text", "hint", severity)
+
+    default = Policy(GuardConfig(), GuardError, GuardWarning)
+    assert default.action(finding("attention_sink")) == "warn"
+    assert default.action(finding("finite_scores")) == "raise"
+    assert default.action(finding("grad_spike", "info")) == "log"
+    quiet = Policy(GuardConfig(on_violation="log"), GuardError, GuardWarning)
+    assert quiet.action(finding("attention_sink")) == "log"
+    cfg = GuardConfig(severity={"grad_spike": "error"})
+    assert finding("grad_spike", cfg=cfg).severity == "error"
+    assert Policy(cfg, GuardError, GuardWarning).action(finding("grad_spike", cfg=cfg)) == "raise"
+    ignore = Policy(GuardConfig(on_check={"finite_scores": "ignore"}), GuardError, GuardWarning)
+    ignore.handle([finding("finite_scores")])  # ignored: no raise
+    with caplog.at_level("WARNING", logger="attnlint.guard"):
+        for _ in range(3):
+            quiet.handle([finding("attention_sink")])
+    assert len([r for r in caplog.records if "[attention_sink]" in r.getMessage()]) == 1
+    assert quiet.repeated() == {("attention_sink", "s"): 2}

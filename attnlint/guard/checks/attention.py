@@ -115,7 +115,7 @@ def _collapse(
 def _uniform(
     step: int, config: GuardConfig, name: str, st: AttentionStats, state: State
 ) -> list[Violation]:
-    hint = f"{COLLAPSE} (uniform attention)"
+    hint = f"{GUIDE} (uniform_attention), {COLLAPSE}"
     gap = st.uniform_gap
     if gap is not None and gap <= config.uniform_tolerance:
         text = (
@@ -218,7 +218,7 @@ def _sink(
             mass,
             config.sink_mass_min,
             text,
-            f"{COLLAPSE} (attention sinks)",
+            f"{GUIDE} (attention_sink)",
         )
     ]
 
@@ -230,7 +230,7 @@ def _logits(
     base = state.baseline(name, "logit_max", top, config.baseline_steps)
     if top is None:
         return []
-    hint = f"{COLLAPSE} (logit growth), `attnlint rule AL401`, `attnlint rule AL101`"
+    hint = f"{GUIDE} (logit_growth), `attnlint rule AL401`, `attnlint rule AL101`"
     why = (
         "attention-logit growth, the instability Wortsman et al. 2023 (arXiv:2309.14322) "
         "saw diverge once the largest logit passed about 1e4; QK-layernorm or a lower "
