@@ -76,6 +76,7 @@ def test_header_names_each_site_class_file_line_and_the_script(tmp_path, monkeyp
     assert entry["class"].endswith(".Attend") and entry["file"].endswith("attend_model.py")
     assert entry["line"] == 6  # the class statement
     assert log.header["script"].endswith("train.py")
+    assert log.header["caller"] == str(Path(__file__).resolve())  # the loop that stepped it
 
 
 def test_collapse_is_explained_by_unscaled_attention_and_the_literal_lr(

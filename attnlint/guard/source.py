@@ -124,11 +124,37 @@ def site_sources(model: nn.Module, sites: Mapping[str, str]) -> dict[str, Any]:
                 break
         out[site] = entry
     script = sys.argv[0] if sys.argv and sys.argv[0] else ""
-    is_script = script.endswith(".py") and os.path.isfile(script)
+    is_script = script.endswith(".py") and os.path.isfile(script) and not _library(script)
     return {
         "site_sources": out,
         "script": os.path.abspath(script) if is_script else None,
+        "caller": _caller(),
     }
+
+
+_OWN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _library(path: str) -> bool:
+    """attnlint's own code, an installed package, or the standard library."""
+    full = os.path.abspath(path)
+    return (
+        full.startswith(_OWN_DIR + os.sep)
+        or "-packages" + os.sep in full
+        or full.startswith(os.path.dirname(os.__file__) + os.sep)
+    )
+
+
+def _caller() -> str | None:
+    """The innermost Python file on the stack that is the user's own: the training loop
+    that is stepping the guard (under pytest, Lightning or a Trainer too)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.endswith(".py") and os.path.isfile(name) and not _library(name):
+            return os.path.abspath(name)
+        frame = frame.f_back
+    return None
 
 
 def confirm(sites: dict[str, str], seen: Mapping[str, Any]) -> None:

@@ -83,8 +83,9 @@ def _all_files(header: dict[str, Any]) -> list[str]:
     files: dict[str, None] = {}
     for site in header.get("site_sources") or {}:
         files.update(dict.fromkeys(_site_files(header, site)))
-    if header.get("script"):
-        files[header["script"]] = None
+    for key in ("script", "caller"):  # the training script, the loop that stepped the guard
+        if header.get(key):
+            files[header[key]] = None
     return list(files)
 
 
@@ -165,8 +166,8 @@ def render_text(explanations: Sequence[Explanation]) -> list[str]:
         elif not e.checked:
             lines.append("  no static rule covers this check")
         else:
-            where = ", ".join(e.files) or "no readable source recorded in the run log"
-            lines.append(f"  no static cause found ({', '.join(e.checked)} checked in {where})")
+            lines.append(f"  no static cause found ({', '.join(e.checked)} checked in:)")
+            lines += [f"    {f}" for f in e.files] or ["    no readable source in the run log"]
     return lines
 
 
