@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
+import libcst as cst
 import pytest
 from _index_repos import check, line_of, where, write_repo
 
@@ -17,6 +19,8 @@ from attnlint.lint import resolve
 from attnlint.lint.engine import analyse, lint_source
 from attnlint.lint.index import RETURN, ModuleSummary, Pending
 from attnlint.lint.project import MAX_DEPTH, module_name
+from attnlint.lint.rule import Rule, RuleContext
+from attnlint.lint.rules import all_rules
 from attnlint.lint.rules.al103 import RETURNS_NORM, UnloggedGradClip
 
 CLIP_UTILS = """\
@@ -241,3 +245,64 @@ def test_def_lines_skip_docstring_examples() -> None:
     )
     (finding,) = lint_source(source, "loop.py", rules=[UnloggedGradClip])
     assert "clip (loop.py:12)" in finding.message
+
+
+class _ScrubAtHelper(Rule):
+    """Test-only: ``torch.nan_to_num(p)`` in a helper is the finding, when a caller hands
+    it ``scores`` (the shape of a finding placed in the callee, ``at_callee``)."""
+
+    code = "XX902"
+    name = "test-at-callee"
+    summary = "a finding placed in the callee"
+    triggers = ("scores", "nan_to_num")
+
+    def __init__(self, context: RuleContext, options: object = None) -> None:
+        super().__init__(context, None)
+        self._functions: list[cst.FunctionDef] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._functions.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        name = self.context.qualname(node.func)
+        if name == "torch.nan_to_num" and self._functions and node.args:
+            arg = node.args[0].value
+            if isinstance(arg, cst.Name):
+                self.context.index.fact_at(self._functions[-1], "xx.scrubs", arg.value, node)
+        for position, arg in enumerate(node.args):
+            if isinstance(arg.value, cst.Name) and arg.value.value == "scores":
+                self.report_if(
+                    arg.value, node, position, "xx.scrubs", "scrubbed, fed by {caller}",
+                    at_callee=True,
+                )  # fmt: skip
+
+
+@pytest.fixture
+def at_callee_rule() -> Iterator[None]:
+    catalogue = all_rules()
+    catalogue["XX902"] = _ScrubAtHelper
+    yield
+    del catalogue["XX902"]
+
+
+def test_a_finding_placed_in_the_callee(tmp_path: Path, at_callee_rule: None) -> None:
+    root = write_repo(
+        tmp_path,
+        {
+            "losses.py": "import torch\n\n\ndef soft_rank(s):\n    return torch.nan_to_num(s)\n",
+            "train.py": (
+                "from losses import soft_rank\n\n\ndef step(model, x):\n"
+                "    scores = model(x)\n    return soft_rank(scores)\n\n\n"
+                "def evaluate(model, x):\n    scores = model(x)\n    return soft_rank(scores)\n"
+            ),
+        },
+    )
+    found = check(root, codes=("XX902",))
+    # Once, in the helper's file, at the scrub; the message names a caller.
+    assert [(f.path, f.line, f.column) for f in found] == [("losses.py", 5, 12)]
+    assert "fed by step (train.py:6)" in found[0].message
+    # Checking only the caller: the helper's file is not checked, so nothing is reported.
+    assert check(root, ["train.py"], codes=("XX902",)) == []

@@ -25,7 +25,7 @@ from attnlint.lint.diagnostic import Diagnostic, Fix
 CACHE_DIR = ".attnlint_cache"
 MAX_ENTRIES = 100_000
 # Bumped when what a file's entry or summary holds changes (project index: pending findings).
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 Entry = list[dict[str, Any]]
 
@@ -69,9 +69,10 @@ def valid_entry(entry: object) -> bool:
             "when" in item
             and not (  # a pending finding, read by the project index
                 isinstance(when, list)
-                and len(when) == 6
+                and len(when) == 7
                 and all(isinstance(w, str) for w in when[:4])
-                and all(isinstance(w, list) for w in when[4:])
+                and all(isinstance(w, list) for w in when[4:6])
+                and isinstance(when[6], bool)
             )
         ):
             return False

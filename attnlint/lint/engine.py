@@ -218,7 +218,7 @@ def _analyse(
     visitors = [Indexer(context.index), *(rule(context, options.get(rule.code)) for rule in active)]
     visit_batched(module, visitors)
     summary = context.index.summary
-    waiting = [item.node for item in context.index.waiting]
+    waiting = context.index.nodes()  # pending findings and facts placed on a node
     if not context.reports and not waiting:
         return Analysis(source, [], module, summary=summary)
     # Only the reported nodes: libcst's PositionProvider would cost more than the parse.

@@ -112,6 +112,9 @@ class Pending:
     scope: str = ""  # qualified name of the calling function ("" at module level)
     unless: list[str] = field(default_factory=list)
     among: list[str] = field(default_factory=list)
+    # Report at the callee's fact (recorded with ``FileIndex.fact_at``), in the callee's
+    # file, instead of at this call; ``{caller}`` in the message names this call.
+    at_callee: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,12 +124,20 @@ class Pending:
             "column": self.column,
             "end_line": self.end_line,
             "end_column": self.end_column,
-            "when": [self.callee, self.slot, self.fact, self.scope, self.unless, self.among],
+            "when": [
+                self.callee,
+                self.slot,
+                self.fact,
+                self.scope,
+                self.unless,
+                self.among,
+                self.at_callee,
+            ],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Pending:
-        callee, slot, fact, scope, unless, among = data["when"]
+        callee, slot, fact, scope, unless, among, at_callee = data["when"]
         return cls(
             data["code"],
             data["message"],
@@ -140,6 +151,7 @@ class Pending:
             scope,
             list(unless),
             list(among),
+            bool(at_callee),
         )
 
 
@@ -174,6 +186,19 @@ class _Waiting:
     fact: str
     unless: list[str]
     among: list[str]
+    at_callee: bool
+
+
+def position_of(detail: str) -> tuple[tuple[int, int, int, int] | None, str]:
+    """A fact's node position (``fact_at``) and its free-text detail."""
+    if not detail.startswith("@"):
+        return None, detail
+    where, _, text = detail[1:].partition("|")
+    try:
+        line, column, end_line, end_column = (int(n) for n in where.split(":"))
+    except ValueError:
+        return None, text
+    return (line, column, end_line, end_column), text
 
 
 def _dotted(node: cst.CSTNode, imports: Mapping[str, str]) -> str | None:
@@ -225,6 +250,7 @@ class FileIndex:
         self._call_scope: dict[int, FunctionSummary | None] = {}
         self._def_lines: dict[str, list[int]] | None = None
         self._def_seen: dict[str, int] = {}
+        self._placed: list[tuple[FunctionSummary, str, str, cst.CSTNode, str]] = []
 
     # -- for rules ---------------------------------------------------------------------
 
@@ -237,6 +263,21 @@ class FileIndex:
         summary = self._by_node.get(id(function))
         if summary is not None:
             summary.facts.setdefault(fact, {}).setdefault(param, detail)
+
+    def fact_at(
+        self,
+        function: cst.FunctionDef,
+        fact: str,
+        param: str,
+        node: cst.CSTNode,
+        detail: str = "",
+    ) -> None:
+        """``fact`` with the position of ``node``: a caller's pending finding made with
+        ``at_callee=True`` is reported there, in this file. Check ``# noqa`` on that line
+        before calling this (phase 2 does not read the callee's source)."""
+        summary = self._by_node.get(id(function))
+        if summary is not None:
+            self._placed.append((summary, fact, param, node, detail))
 
     def callee(self, call: cst.Call) -> str | None:
         """The dotted name ``call`` calls, its head resolved through the imports
@@ -257,12 +298,27 @@ class FileIndex:
         message: str,
         unless: Iterable[str] = (),
         among: Iterable[str] = (),
+        at_callee: bool = False,
     ) -> None:
         """A finding at ``node`` if the function ``call`` calls has ``fact`` on the
         parameter ``slot`` fills (a positional index, a keyword, or ``RETURN``)."""
         self.waiting.append(
-            _Waiting(node, call, code, message, str(slot), fact, sorted(unless), sorted(among))
+            _Waiting(
+                node,
+                call,
+                code,
+                message,
+                str(slot),
+                fact,
+                sorted(unless),
+                sorted(among),
+                at_callee,
+            )
         )
+
+    def nodes(self) -> list[cst.CSTNode]:
+        """The nodes whose positions ``finish`` needs."""
+        return [item.node for item in self.waiting] + [item[3] for item in self._placed]
 
     # -- for the Indexer and the engine ------------------------------------------------
 
@@ -282,7 +338,14 @@ class FileIndex:
         return lines[seen] if seen < len(lines) else (lines[-1] if lines else 1)
 
     def finish(self, positions: Mapping[cst.CSTNode, Any]) -> list[Pending]:
-        """Pending findings with positions (``positions``: node -> CodeRange)."""
+        """Pending findings with positions (``positions``: node -> CodeRange); the facts
+        placed on a node get its position."""
+        for summary, fact, param, node, detail in self._placed:
+            where = positions.get(node)
+            if where is not None:
+                start, end = where.start, where.end
+                at = f"@{start.line}:{start.column + 1}:{end.line}:{end.column + 1}|{detail}"
+                summary.facts.setdefault(fact, {}).setdefault(param, at)
         out: list[Pending] = []
         for item in self.waiting:
             callee = _dotted(item.call.func, {})
@@ -304,6 +367,7 @@ class FileIndex:
                     scope.name if scope is not None else "",
                     item.unless,
                     item.among,
+                    item.at_callee,
                 )
             )
         return out

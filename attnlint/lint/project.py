@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attnlint.lint.diagnostic import Diagnostic
-from attnlint.lint.index import ANY_PARAM, RETURN, FunctionSummary, ModuleSummary, Pending
+from attnlint.lint.index import (
+    ANY_PARAM,
+    RETURN,
+    FunctionSummary,
+    ModuleSummary,
+    Pending,
+    position_of,
+)
 
 MAX_DEPTH = 3  # calls followed from the call site: the callee, its callee, and one more
 
@@ -81,6 +88,7 @@ class Project:
         self.max_depth = max_depth
         self._by_path: dict[Path, Module] = {}
         self._by_name: dict[tuple[Path | None, str], Module | None] = {}
+        self._placed: set[tuple[object, ...]] = set()  # at_callee findings already made
 
     def add(self, path: Path | None, display: str, summary: ModuleSummary) -> Module:
         """A checked module (``path`` None for text with no file, e.g. ``lint_source``)."""
@@ -107,9 +115,11 @@ class Project:
         taken: Iterable[tuple[str, int, int]] = (),
     ) -> list[Diagnostic]:
         """The pending findings of ``module`` whose condition holds, as Diagnostics; one
-        per code and position, none where ``taken`` (code, line, column) already has one."""
+        per code and position, none where ``taken`` (code, line, column) already has one.
+        A finding made ``at_callee`` has the callee's path (one per callee position)."""
         out: list[Diagnostic] = []
         seen = set(taken)
+        placed = self._placed
         for pending in pendings:
             if (pending.code, pending.line, pending.column) in seen:
                 continue
@@ -119,14 +129,23 @@ class Project:
             slot = _param_for(target, pending.slot)
             if slot is None:
                 continue
-            detail = self.fact(target, pending.fact, slot, self.max_depth - 1)
-            if detail is None or detail in pending.unless:
+            found = self.fact(target, pending.fact, slot, self.max_depth - 1)
+            if found is None:
                 continue
-            if pending.among and detail not in pending.among:
+            where, detail = position_of(found)
+            if detail in pending.unless or (pending.among and detail not in pending.among):
                 continue
             callee = f"{_shown(target.function)} ({target.module.display}:{target.function.line})"
-            message = pending.message.replace("{callee}", callee).replace("{detail}", detail)
+            caller = f"{pending.scope or 'module level'} ({module.display}:{pending.line})"
+            message = pending.message.replace("{callee}", callee).replace("{caller}", caller)
+            message = message.replace("{detail}", detail)
             seen.add((pending.code, pending.line, pending.column))
+            if pending.at_callee:
+                if where is None or (pending.code, target.module.display, *where) in placed:
+                    continue
+                placed.add((pending.code, target.module.display, *where))
+                out.append(Diagnostic(pending.code, message, target.module.display, *where))
+                continue
             out.append(
                 Diagnostic(
                     pending.code,

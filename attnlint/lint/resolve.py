@@ -35,12 +35,17 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
     known = {Path(os.path.abspath(r.path)): r for r in results if r.error is None}
     loader = _Loader(job, cache, known)
     project = Project(roots=[job.per_file.root, cwd], load=loader, cwd=cwd)
+    by_display = {r.display: r for r in results if r.error is None}
     for result in results:
         pending = waiting.get(id(result))
         module = project.module(result.path) if pending else None
         if pending and module is not None:
             taken = [(e["code"], e["line"], e["column"]) for e in result.entry if "when" not in e]
-            result.decided = project.decide(module, pending, taken)
+            for found in project.decide(module, pending, taken):
+                # A finding placed in the callee belongs to the callee's file, if checked.
+                owner = by_display.get(found.path)
+                if owner is not None:
+                    owner.decided.append(found)
 
 
 def _summary(data: Any) -> ModuleSummary | None:

@@ -175,10 +175,15 @@ class Rule(cst.BatchableCSTVisitor):
         message: str,
         unless: Iterable[str] = (),
         among: Iterable[str] = (),
+        at_callee: bool = False,
     ) -> None:
         """Report at ``node`` if the function ``call`` calls has ``fact`` on the parameter
         that ``slot`` (a position, a keyword, or ``index.RETURN``) fills: decided by the
         project index once every summary is known. ``message`` may use ``{callee}``
         (rendered ``make_model (models/factory.py:40)``) and ``{detail}``; ``unless``:
-        details that silence it; ``among``: if given, the only details it holds for."""
-        self.context.index.pending(self.code, node, call, slot, fact, message, unless, among)
+        details that silence it; ``among``: if given, the only details it holds for.
+        ``at_callee``: report at the callee's fact (``index.fact_at``) instead, in the
+        callee's file, with ``{caller}`` naming this call."""
+        self.context.index.pending(
+            self.code, node, call, slot, fact, message, unless, among, at_callee
+        )
