@@ -306,3 +306,30 @@ def test_a_finding_placed_in_the_callee(tmp_path: Path, at_callee_rule: None) ->
     assert "fed by step (train.py:6)" in found[0].message
     # Checking only the caller: the helper's file is not checked, so nothing is reported.
     assert check(root, ["train.py"], codes=("XX902",)) == []
+
+
+OTHER_LIBRARIES = {
+    "accelerate": (
+        "def clip(accelerator, model, cfg):\n"
+        "    return accelerator.clip_grad_norm_(model.parameters(), cfg.max_norm)\n"
+    ),
+    "fabric": (
+        "def clip(fabric, model, optimizer, cfg):\n"
+        "    return fabric.clip_gradients(model, optimizer, max_norm=cfg.max_norm)\n"
+    ),
+    "deepspeed": (
+        "from deepspeed.runtime.utils import clip_grad_norm_\n\n\n"
+        "def clip(model, cfg):\n"
+        "    total = clip_grad_norm_(model.parameters(), cfg.max_norm)\n"
+        "    return total\n"
+    ),
+    "fsdp": "def clip(model, cfg):\n    return model.clip_grad_norm_(cfg.max_norm)\n",
+}
+
+
+@pytest.mark.parametrize("library", OTHER_LIBRARIES)
+def test_helpers_around_other_libraries_clipping(library: str) -> None:
+    source = OTHER_LIBRARIES[library] + "\n\ndef step(*args):\n    clip(*args)\n"
+    found = lint_source(source, "train.py", rules=[UnloggedGradClip])
+    assert [d.line for d in found] == [source.count("\n")]
+    assert "in clip (train.py:" in found[0].message

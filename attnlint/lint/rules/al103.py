@@ -169,6 +169,10 @@ class UnloggedGradClip(Rule):
             return qualname
         func = value.func
         if not isinstance(func, cst.Attribute):
+            # ``from deepspeed.runtime.utils import clip_grad_norm_``: another library's
+            # function of torch's name and contract (it returns the total norm).
+            if qualname and "." in qualname and qualname.endswith(".clip_grad_norm_"):
+                return None if qualname.startswith("torch.") else qualname
             return None
         receiver = self.context.code_for(func.value).strip()
         if qualname is not None and qualname.startswith("torch."):
