@@ -183,6 +183,23 @@ def test_vanishing_and_exploding_residual_updates() -> None:
     assert report.layers["block"].residual_ratio > 1e3
 
 
+def test_dead_gpt2_blocks_are_vanishing_updates() -> None:
+    """GPT-2's block adds ``residual = hidden_states`` back: read from its source."""
+    z = next(z for z in ZOO if z.name == "gpt2-eager")
+    model = z.make()
+    with torch.no_grad():
+        for block in model.h:
+            for lin in (block.attn.c_proj, block.mlp.c_proj):
+                lin.weight.zero_()
+                lin.bias.zero_()
+    with AttentionGuard(model, config=GuardConfig(on_violation="log")) as guard:
+        reports = steps(guard, *z.batch(), 3)
+    assert found(reports[-1], "residual_update") == {"h.0.attn": "warning", "h.1.attn": "warning"}
+    with AttentionGuard(z.make(), config=GuardConfig(on_violation="log")) as guard:
+        (fresh,) = steps(guard, *z.batch(), 1)
+    assert 0.05 < fresh.layers["h.0.attn"].residual_ratio < 1.0
+
+
 def test_logit_growth_against_the_baseline_then_past_the_divergence_bound() -> None:
     fam = FAM["causal"]
     args, kwargs = fam.batch()

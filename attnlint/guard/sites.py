@@ -169,10 +169,16 @@ def _source_adds_its_input(module: nn.Module) -> bool:
     params = [a.arg for a in (*func.args.posonlyargs, *func.args.args)][1:]  # past self
     if not params:
         return False
-    x = params[0]
+    # the input and the names bound straight to it (``residual = hidden_states``, as GPT-2's
+    # block does before normalising)
+    xs = {params[0]}
+    for node in ast.walk(func):
+        is_alias = isinstance(node, ast.Assign) and isinstance(node.value, ast.Name)
+        if is_alias and node.value.id in xs:
+            xs.update(t.id for t in node.targets if isinstance(t, ast.Name))
 
     def is_x(node: ast.AST) -> bool:
-        return isinstance(node, ast.Name) and node.id == x
+        return isinstance(node, ast.Name) and node.id in xs
 
     for node in ast.walk(func):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
