@@ -50,7 +50,7 @@ def build_parser(with_report: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"attnlint {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    check = sub.add_parser("check", help="lint Python files")
+    check = sub.add_parser("check", help="lint Python files and Jupyter notebooks")
     check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: .)")
     check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes")
     check.add_argument("--extend-select", type=_codes, help="codes to enable as well")
