@@ -18,7 +18,8 @@ from attnlint.lint.flow import ScopeFlow, Step
 from attnlint.lint.index import RETURN
 from attnlint.lint.masks import leak
 from attnlint.lint.rule import Rule
-from attnlint.lint.vocab import callee_last, contains
+from attnlint.lint.vocab import callee_last, contains, name_tokens
+from attnlint.lint.walk import walk
 
 FILLS = "al402.returns_neg_inf"
 _LIBRARIES = ("torch.", "numpy.", "math.", "builtins.")
@@ -30,6 +31,19 @@ def _is_softmax(call: cst.Call) -> bool:
     if callee_last(call) in ("softmax", "log_softmax"):
         return True
     return isinstance(call.func, cst.Call) and callee_last(call.func) in ("Softmax", "LogSoftmax")
+
+
+_MASK_TOKENS = frozenset({"mask", "masks", "padding", "pad", "valid", "lengths", "lens"})
+
+
+def _passes_a_mask(call: cst.Call) -> bool:
+    """A helper that fills with -inf is handed the mask (or the lengths it is built from)."""
+    return any(
+        name_tokens(node) & _MASK_TOKENS
+        for arg in call.args
+        for node in walk(arg.value)
+        if isinstance(node, cst.Name | cst.Attribute)
+    )
 
 
 class FillCalls:
@@ -52,7 +66,7 @@ class FillCalls:
     def watch_call(self, node: cst.Call) -> None:
         if _is_softmax(node):
             self._softmax.add(self._scope_id())
-        elif isinstance(node.func, cst.Name | cst.Attribute) and node.args:
+        elif isinstance(node.func, cst.Name | cst.Attribute) and _passes_a_mask(node):
             self._side.setdefault(self._scope_id(), []).append(node)
 
     def returned_fill(
