@@ -243,6 +243,7 @@ def test_gradient_norms_zero_nonfinite_and_spikes() -> None:
 
     assert with_norms(total=float("nan"), encoder=1.0) == {("grad_norm", "total"): "error"}
     assert with_norms(total=0.0, encoder=0.0) == {("grad_norm", "total"): "error"}
+    assert with_norms(total=1.0, encoder=0.0, scorer=1.0) == {}  # a zero-init gate: once
     assert with_norms(total=1.0, encoder=0.0, scorer=1.0) == {("grad_norm", "encoder"): "warning"}
     assert all(with_norms(total=1.0 + i / 10) == {} for i in range(5))
     assert with_norms(total=50.0) == {("grad_spike", "total"): "warning"}

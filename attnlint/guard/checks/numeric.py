@@ -160,6 +160,8 @@ def grads(
     for name, value in norms.items():
         if value is None:
             continue
+        if value > config.grad_zero:
+            state.streak(name, "zero_grad", False)
         if not math.isfinite(value):
             text = (
                 "non-finite gradient norm before clipping: clip_grad_norm_ turns it into NaN "
@@ -174,6 +176,10 @@ def grads(
                 )
                 level = None
             elif total is not None and total > config.grad_zero:
+                # twice in a row: a zero-initialised gate (ReZero, adaLN-Zero) cuts its
+                # module off for the first step only
+                if state.streak(name, "zero_grad", True) < 2:
+                    continue
                 text = (
                     "this module gets no gradient while the rest of the model does: the "
                     "problem is upstream of it or it is cut off (a fallback branch, a detach)"
