@@ -53,6 +53,11 @@ ATTENTION_OPS: dict[str, Op] = {
     "max_row_weight": "max",
     "max_col_sum": "max",
     "nan_rows": "sum",
+    "masked_rows": "sum",
+    "uniform_gap": "max",
+    "sink_mass": "max",
+    "sink_lift": "max",
+    "logit_max": "max",
 }
 
 BATCH_OPS: dict[str, Op] = {
@@ -70,6 +75,8 @@ BATCH_OPS: dict[str, Op] = {
     "score_mean": "wmean",
     "score_std": "wmean",
     "score_nonfinite": "sum",
+    "score_abs_max": "max",
+    "score_spread_max": "max",
     "input_min": "min",
     "input_max": "max",
     "input_mean": "wmean",
