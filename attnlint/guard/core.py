@@ -180,7 +180,7 @@ class AttentionGuard:
                 report.loss = float(loss)
             self._finish_sampled(report)
         else:
-            report = StepReport.model_construct(step=self._step, sampled=False)
+            report = StepReport(step=self._step, sampled=False)
             if isinstance(loss, int | float):
                 report.loss = float(loss)
         report = self._distributed(report)

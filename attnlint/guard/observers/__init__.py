@@ -1,9 +1,8 @@
 """One observer per kind of site, and the root that opens and closes a step's capture.
 
 ``Observers`` builds them from a ``sites.Discovery`` over one shared ``Context`` and
-installs them in an order that matters: the root's pre-hook first (it opens the capture),
-the site observers, then the root's post-hook last (it closes the capture after a site
-hook on the root itself has run).
+installs them in an order that matters: the root opens the capture before any site runs
+and closes it after the last one (its wrapper is the outermost; see ``root``).
 """
 
 from __future__ import annotations
@@ -46,16 +45,12 @@ class Observers:
         self, model: nn.Module, found: Discovery, config: GuardConfig, sites: dict[str, str]
     ) -> None:
         self.ctx = ctx = Context(config, sites, model_device(model))
-        root_is_layer = model in found.encoder_layers.values()
-        self.root = RootObserver(ctx, model, is_layer=root_is_layer)
+        blocks = {**found.decoder_layers, **found.residual_blocks}
+        hooked = [*found.mha.values(), *blocks.values()]
+        self.root = RootObserver(ctx, model, hooks=any(m is model for m in hooked))
         self.mha = MHAObserver(ctx, found.mha)
-        self.encoder = EncoderLayerObserver(
-            ctx,
-            found.encoder_layers,
-            root_layer=model if root_is_layer else None,
-            around_root=(self.root.pre, self.root.post) if root_is_layer else None,
-        )
-        self.residual = ResidualObserver(ctx, {**found.decoder_layers, **found.residual_blocks})
+        self.encoder = EncoderLayerObserver(ctx, found.encoder_layers)
+        self.residual = ResidualObserver(ctx, blocks)
         self.scopes = ScopeObserver(ctx, found.scopes, {id(m): p for p, m in model.named_modules()})
 
     def install(self, installed: Installed) -> None:
@@ -68,3 +63,4 @@ class Observers:
         self.ctx.new_step()
         self.ctx.sample_now = sample
         self.root.captured = False
+        self.scopes.calls = 0

@@ -15,7 +15,7 @@ break); the statistics are computed from the stash eagerly when the step is drai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import torch
@@ -29,20 +29,26 @@ from attnlint.guard.observe import Installed
 _MISSING = object()
 
 
+_CUDA = torch.cuda.is_available()
+
+
 class Quiet:
-    """No grad, no autocast and no interception while the guard computes. A plain class
-    rather than a generator context manager: it is entered per site on sampled steps."""
+    """Inference mode (no grad, no version counters: about a fifth less per op than
+    ``no_grad`` on the small tensors of a statistic), no autocast and no interception
+    while the guard computes. A plain class rather than a generator context manager: it is
+    entered per site on sampled steps."""
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._saved: list[tuple[bool, bool, bool, bool]] = []
+        self._saved: list[tuple[Any, bool, bool, bool]] = []
 
     def __enter__(self) -> None:
         ctx = self._ctx
-        cuda = torch.cuda.is_available() and torch.is_autocast_enabled("cuda")
+        mode = torch.inference_mode()
+        mode.__enter__()
+        cuda = _CUDA and torch.is_autocast_enabled("cuda")
         cpu = torch.is_autocast_enabled("cpu")
-        self._saved.append((torch.is_grad_enabled(), cpu, cuda, ctx.intercept_paused))
-        torch.set_grad_enabled(False)
+        self._saved.append((mode, cpu, cuda, ctx.intercept_paused))
         if cpu:
             torch.set_autocast_enabled("cpu", False)
         if cuda:
@@ -50,13 +56,13 @@ class Quiet:
         ctx.intercept_paused = True
 
     def __exit__(self, *exc: object) -> None:
-        grad, cpu, cuda, paused = self._saved.pop()
-        torch.set_grad_enabled(grad)
+        mode, cpu, cuda, paused = self._saved.pop()
         if cpu:
             torch.set_autocast_enabled("cpu", True)
         if cuda:
             torch.set_autocast_enabled("cuda", True)
         self._ctx.intercept_paused = paused
+        mode.__exit__(None, None, None)
 
 
 class Context:
@@ -132,15 +138,19 @@ def arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -
     return kwargs.get(name, default)
 
 
-def tensors(obj: Any) -> Iterator[Tensor]:
+def tensors(obj: Any) -> list[Tensor]:
+    """Every tensor in a (nested) output: a list, not a generator, so that dynamo can
+    trace it wherever a graph starts."""
     if isinstance(obj, Tensor):
-        yield obj
-    elif isinstance(obj, Mapping):
+        return [obj]
+    found: list[Tensor] = []
+    if isinstance(obj, Mapping):
         for v in obj.values():
-            yield from tensors(v)
-    elif isinstance(obj, list | tuple):
+            found.extend(tensors(v))
+    elif isinstance(obj, (list, tuple)):
         for v in obj:
-            yield from tensors(v)
+            found.extend(tensors(v))
+    return found
 
 
 def first_float(obj: Any) -> Tensor | None:

@@ -25,36 +25,21 @@ Forward = Callable[..., Any]
 
 
 class EncoderLayerObserver:
-    """``around``: extra calls wrapped around the original forward (the root observer's,
-    when the layer is the model itself)."""
-
-    def __init__(
-        self,
-        ctx: Context,
-        layers: dict[str, nn.TransformerEncoderLayer],
-        root_layer: nn.Module | None = None,
-        around_root: tuple[Callable[..., None], Callable[..., None]] | None = None,
-    ) -> None:
+    def __init__(self, ctx: Context, layers: dict[str, nn.TransformerEncoderLayer]) -> None:
         self.ctx = ctx
         self.layers = layers
-        self.root_layer = root_layer
-        self.around_root = around_root
 
     def install(self, installed: Installed) -> None:
         for path, layer in self.layers.items():
             site = site_name(f"{path}.self_attn" if path else "self_attn")
-            is_root = layer is self.root_layer and self.around_root is not None
-            installed.wrap_forward(layer, self._around(site, layer, is_root))
+            installed.wrap_forward(layer, self._around(site, layer))
 
     def _around(
-        self, site: str, layer: nn.TransformerEncoderLayer, is_root: bool
+        self, site: str, layer: nn.TransformerEncoderLayer
     ) -> Callable[[Forward, tuple, dict], Any]:
         ctx = self.ctx
 
         def around(original: Forward, args: tuple, kwargs: dict) -> Any:
-            if is_root:
-                assert self.around_root is not None
-                self.around_root[0](layer, args, kwargs)
             if not ctx.capturing:
                 out = original(*args, **kwargs)
             elif compiling():
@@ -66,9 +51,6 @@ class EncoderLayerObserver:
                 padded = self.observe_input(site, layer, layer.self_attn, layer.norm1, args, kwargs)
                 out = original(*args, **kwargs)
                 self.observe_output(site, layer, padded, out)
-            if is_root:
-                assert self.around_root is not None
-                self.around_root[1](layer, args, kwargs, out)
             return out
 
         return around

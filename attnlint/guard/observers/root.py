@@ -10,6 +10,7 @@ the device by ``CheapFlags`` (-inf is tolerated in outputs: masking padded score
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -28,24 +29,42 @@ def bad_flag(outs: list[Tensor]) -> Tensor:
 
 
 class RootObserver:
-    def __init__(self, ctx: Context, root: nn.Module, is_layer: bool) -> None:
+    """Wraps the root's ``forward`` on the instance, outermost of all wrappers, so that
+    under torch.compile the capture logic and the model are traced as one frame (forward
+    hooks on the root would be traced as frames of their own: one more graph per step).
+    A root that carries site hooks itself (an attention module, a decoder layer) is
+    observed with hooks instead, the post-hook registered last, so that it closes the
+    capture after the site's own hook has run."""
+
+    def __init__(self, ctx: Context, root: nn.Module, hooks: bool) -> None:
         self.ctx = ctx
         self.root = root
-        self.is_layer = is_layer  # the root is an encoder layer: its wrapper calls us
+        self.hooks = hooks
         self.captured = False  # this step's capture is done (later forwards are not observed)
 
     def install(self, installed: Installed) -> None:
-        if self.is_layer:
-            return
-        installed.handles.append(self.root.register_forward_pre_hook(self.pre, with_kwargs=True))
+        if self.hooks:
+            installed.handles.append(
+                self.root.register_forward_pre_hook(self.pre, with_kwargs=True)
+            )
 
     def install_last(self, installed: Installed) -> None:
-        """Registered after every site hook, so that it runs after a site hook on the root."""
-        if self.is_layer:
-            return
-        installed.handles.append(
-            self.root.register_forward_hook(self.post, with_kwargs=True, always_call=True)
-        )
+        if self.hooks:
+            installed.handles.append(
+                self.root.register_forward_hook(self.post, with_kwargs=True, always_call=True)
+            )
+        else:
+            installed.wrap_forward(self.root, self.around)
+
+    def around(self, original: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        self.pre(self.root, args, kwargs)
+        try:
+            out = original(*args, **kwargs)
+        except BaseException:
+            self.post(self.root, args, kwargs, None)
+            raise
+        self.post(self.root, args, kwargs, out)
+        return out
 
     def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         ctx = self.ctx

@@ -8,10 +8,10 @@ while a scope runs on a sampled step:
 * **interception scopes**: a user module fx cannot trace; its softmax over the last dim of
   a >= 3-d tensor and its SDPA calls become sites when first seen.
 
-Inside a ``torch.compile`` region a mode cannot be entered without a graph break, so a
-scope running compiled is not intercepted: its sites keep the statistics of the last
-eager sampled step (none, if every step is compiled) and ``compiled_unobserved`` names
-them; docs/guard.md says how to observe them.
+Inside a ``torch.compile`` region dynamo traces the mode itself (no graph break): an
+intercepted call is stashed with the scope that made it (the innermost scope running,
+where eager interception looks at the caller's frame, which dynamo cannot) and observed
+when the step is drained.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class ScopeObserver:
         self.paths = paths  # id(module) -> path, for the module whose code made a call
         self.mode = Interceptor(self.on_call, ctx)
         self.depth = 0
-        self.compiled_unobserved: set[str] = set()
+        self.active: list[str] = []  # scopes running now, innermost last (compiled path)
+        self.calls = 0  # calls stashed this step (compiled path)
 
     def install(self, installed: Installed) -> None:
         for scope in self.scopes.values():
@@ -50,26 +51,29 @@ class ScopeObserver:
         def around(original: Forward, args: tuple, kwargs: dict) -> Any:
             if not ctx.capturing:
                 return original(*args, **kwargs)
-            if compiling():
-                self.compiled_unobserved.add(path)
-                return original(*args, **kwargs)
             x = first_float((args, kwargs))
             if x is not None and x.dim() >= 3:
                 ctx.collector.scope_inputs[path] = x
-            if self.depth:
-                return original(*args, **kwargs)
-            self.depth += 1
+            self.active.append(path)
             try:
-                with self.mode:
+                if self.depth:
                     return original(*args, **kwargs)
+                self.depth += 1
+                try:
+                    with self.mode:
+                        return original(*args, **kwargs)
+                finally:
+                    self.depth -= 1
             finally:
-                self.depth -= 1
+                self.active.pop()
 
         return around
 
-    def site_of(self, func: Any, args: tuple, kwargs: dict) -> tuple[str, str] | None:
-        """-> (site, scope path) of an intercepted call, or None when it is no site."""
-        path = caller_module(self.paths)
+    def site_of(
+        self, func: Any, args: tuple, kwargs: dict, path: str | None
+    ) -> tuple[str, str] | None:
+        """-> (site, scope path) of an intercepted call made by the module at ``path``, or
+        None when it is no site."""
         if path is None:
             return None
         counts = self.ctx.collector.call_counts
@@ -95,7 +99,17 @@ class ScopeObserver:
     def on_call(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         if not self.ctx.capturing or not isinstance(out, Tensor):
             return
-        found = self.site_of(func, args, kwargs)
+        if compiling():
+            self.calls += 1
+            key = f"call{self.calls}"
+            self.ctx.defer(key, self.observe_call, func, args, kwargs, out, self.active[-1])
+            return
+        self.observe_call(func, args, kwargs, out, caller_module(self.paths))
+
+    def observe_call(
+        self, func: Any, args: tuple, kwargs: dict, out: Tensor, path: str | None
+    ) -> None:
+        found = self.site_of(func, args, kwargs, path)
         if found is None:
             return
         site, path = found
