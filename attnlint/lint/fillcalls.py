@@ -116,13 +116,14 @@ class FillCalls:
         self._promote(original_node)
         super().leave_Module(original_node)  # type: ignore[misc]
         rule: Rule = self  # type: ignore[assignment]
-        done: set[int] = set()
+        done: set[object] = set()  # one finding per fill, or per helper of another module
         for call, caller in self._pending:
             fill = self._fills.get(callee_last(call))
             node = fill if fill is not None else call
-            if id(node) in done:
+            key = id(fill) if fill is not None else rule.context.index.callee(call)
+            if key in done:
                 continue
-            done.add(id(node))
+            done.add(key)
             if fill is not None:
                 message = (
                     f"filled with -inf here and returned; {caller} softmaxes the result of "

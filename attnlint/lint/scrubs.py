@@ -174,7 +174,8 @@ class HelperScrubs:
         return None
 
     def flush(self) -> None:
-        done: set[int] = set()
+        done: set[object] = set()  # one finding per scrub, or per helper slot elsewhere
+        index = self.rule.context.index
         for item in self.calls:
             through = isinstance(item.call.func, cst.Attribute)
             scrub = self._local_scrub(callee_last(item.call), item.slot, through, 3)
@@ -194,6 +195,10 @@ class HelperScrubs:
                         f"(`{{detail}}`), and the loss is built from the result: {self.why}"
                     )
             else:
+                key = (index.callee(item.call), item.slot)
+                if key in done:
+                    continue
+                done.add(key)
                 node = item.node
                 if item.slot == RETURN:
                     message = (
