@@ -27,6 +27,7 @@ Check = Literal[
     "constant_scores",
     "grad_norm",
     "grad_spike",
+    "input_dim",
 ]
 # error: the run is broken (stops it under the default on_violation="raise"); warning: a
 # likely problem or a precursor (warned once per check and site); info: a statistic worth
@@ -121,6 +122,9 @@ class BatchStats(_Record):
     input_max: float | None = None
     input_mean: float | None = None
     input_dim: int | None = None
+    input_dim_seen: int | None = Field(
+        None, description="shape[-1] of this step's first input (input_dim: the declared one)"
+    )
 
 
 class StepReport(_Record):

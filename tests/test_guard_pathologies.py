@@ -344,3 +344,14 @@ def test_policy_defaults_overrides_and_counting(caplog: pytest.LogCaptureFixture
             quiet.handle([finding("attention_sink")])
     assert len([r for r in caplog.records if "[attention_sink]" in r.getMessage()]) == 1
     assert quiet.repeated() == {("attention_sink", "s"): 2}
+
+
+def test_declared_input_dimension_that_the_data_does_not_have() -> None:
+    fam = FAM["set"]
+    args, kwargs = fam.batch()  # 6 features
+    for declared, expected in ((6, {}), (21, {"input": "error"})):
+        with AttentionGuard(fam.make(), config=GuardConfig(on_violation="log")) as guard:
+            guard.set_input_dim(declared)
+            (report,) = steps(guard, args, kwargs, 1)
+        assert found(report, "input_dim") == expected
+        assert report.batch.input_dim_seen == 6

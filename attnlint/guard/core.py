@@ -238,6 +238,7 @@ class AttentionGuard:
         if loss is not None:
             report.loss = loss
         report.batch = _batch(values, val, self._input_dim or cap.input_dim)
+        report.batch.input_dim_seen = cap.input_dim
         order = [
             (
                 rec.site,

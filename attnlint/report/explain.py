@@ -33,6 +33,7 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "grad_norm": ("AL103", "AL104", "AL301", "AL303"),
     "grad_spike": ("AL103", "AL104", "AL102", "AL101"),
     "residual_update": ("AL101",),
+    "input_dim": ("AL201",),
     "relevance": (),
     "attention_sink": (),
 }

@@ -45,6 +45,7 @@ def evaluate(
         step, config, order, layers, input_bad, output_bad, score_nonfinite, cheap, cheap_since
     )
     out += numeric.relevance(step, config, degenerate_share, cheap, cheap_since)
+    out += numeric.input_dim(step, config, batch)
     out += numeric.scores(step, config, batch, state)
     if grad_norms:
         out += numeric.grads(step, config, grad_norms, state)

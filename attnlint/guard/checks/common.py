@@ -30,6 +30,7 @@ DEFAULT_SEVERITY: dict[Check, Severity] = {
     "constant_scores": "error",
     "grad_norm": "error",  # one module at zero while the total is not: a warning
     "grad_spike": "warning",
+    "input_dim": "error",
 }
 
 

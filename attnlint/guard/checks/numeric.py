@@ -101,6 +101,21 @@ def relevance(
     return found
 
 
+def input_dim(step: int, config: GuardConfig, batch: BatchStats | None) -> list[Violation]:
+    """The seed's stat_dim bug: a model configured for one width fed another."""
+    if batch is None or batch.input_dim is None or batch.input_dim_seen is None:
+        return []
+    if batch.input_dim == batch.input_dim_seen:
+        return []
+    text = (
+        f"the input's last dimension is {batch.input_dim_seen}, the declared one "
+        f"(set_input_dim) {batch.input_dim}: features are missing, extra or misaligned"
+    )
+    value, bound = float(batch.input_dim_seen), float(batch.input_dim)
+    hint = "`attnlint rule AL201`"
+    return [violation(config, "input_dim", "input", step, value, bound, text, hint)]
+
+
 def scores(
     step: int, config: GuardConfig, batch: BatchStats | None, state: State
 ) -> list[Violation]:
