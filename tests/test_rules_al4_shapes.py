@@ -301,3 +301,20 @@ def best(logits, mask):
         "    return s.softmax(-1) @ v", "    return torch.nan_to_num(s.softmax(-1)) @ v"
     )
     assert lines(guarded, MaskedSoftmaxNan) == []
+
+
+def test_al402_softmax_in_both_branches() -> None:
+    """A softmax rebinding the probabilities in the other branch does not clean them."""
+    source = """\
+import torch
+
+
+def attend(s, v, valid, precision):
+    s = s.masked_fill(~valid, float("-inf"))
+    if precision is not None:
+        p = torch.softmax(s.to(precision), dim=-1).to(s.dtype)
+    else:
+        p = torch.softmax(s, dim=-1)
+    return p @ v
+"""
+    assert lines(source, MaskedSoftmaxNan) == [5]

@@ -308,7 +308,8 @@ def leak(flow: ScopeFlow, step: Step, softmax: cst.Call, known: Mapping[str, boo
             return None
         used = (value_reads(later) | later.mutates) & dirty
         if not used:
-            dirty -= later.binds  # rebound from something else
+            if later.encloses(step):  # rebound from something else on every path
+                dirty -= later.binds
             continue
         handled = subscript_cleanup(flow, later, dirty, known)
         if handled is not None:
