@@ -11,8 +11,8 @@ processes) hits all of them alike; a block of 10 holds exactly one sampled step 
     python bench/guard_overhead.py [--models all] [--rounds 15] [--threads 1]
         [--device cpu|cuda] [--compile] [--memory-steps 1000]
 
-``--compile`` adds the same models under ``torch.compile`` (compiled after the guard is
-attached), plain and guarded at ``every=10``. The memory run counts live tensors and the
+``--compile`` times the same models under ``torch.compile`` instead (compiled after the
+guard is attached), plain and guarded at ``every=10``. The memory run counts live tensors and the
 process's resident memory over 1,000 guarded steps of a small model, eager and compiled.
 """
 
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=15, help="timed blocks per variant")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--compile", action="store_true", help="also time torch.compile'd models")
+    ap.add_argument("--compile", action="store_true", help="time torch.compile'd models instead")
     ap.add_argument("--memory-steps", type=int, default=1000, help="0 skips the memory run")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", message="Anomaly Detection has been enabled")
@@ -268,7 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     names = list(MODELS) if args.models == "all" else args.models.split(",")
     unknown = [n for n in names if n not in MODELS]
     if unknown:
-        print(f"error: unknown model {unknown[0]!r} (choose from {', '.join(MODELS)})")
+        print(
+            f"error: unknown model {unknown[0]!r} (choose from {', '.join(MODELS)})",
+            file=sys.stderr,
+        )
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -276,15 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         f"device={args.device} threads={torch.get_num_threads()} rounds={args.rounds} "
         f"block={BLOCK} steps torch={torch.__version__}"
     )
-    for compiled in (False, True) if args.compile else (False,):
-        for name in names:
-            med = bench_model(name, args.device, args.rounds, compiled)
-            base = next(iter(med.values()))
-            for key, t in med.items():
-                print(f"{name:14s} {key:26s} {t * 1e3:8.2f} ms/step  {t / base:5.3f}x")
+    for name in names:
+        med = bench_model(name, args.device, args.rounds, args.compile)
+        base = next(iter(med.values()))
+        for key, t in med.items():
+            print(f"{name:14s} {key:26s} {t * 1e3:8.2f} ms/step  {t / base:5.3f}x")
     if args.memory_steps:
-        for compiled in (False, True) if args.compile else (False,):
-            print(memory_run(args.device, args.memory_steps, compiled))
+        print(memory_run(args.device, args.memory_steps, args.compile))
     return 0
 
 
