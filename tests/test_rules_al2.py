@@ -180,6 +180,7 @@ def test_silent(case: str) -> None:
 def test_skips_test_files() -> None:
     source = "from torch import nn\nnn.Linear(cfg.input_dim, 4)\n"
     assert lines(source, "tests/test_model.py") == []
+    assert lines(source, "pkg/testing/_internal/common_models.py") == []
     assert lines(source, "src/model.py") == [2]
 
 

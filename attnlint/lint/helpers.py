@@ -72,7 +72,8 @@ def string_value(node: cst.BaseExpression) -> str | None:
 
 
 def is_test_path(path: str) -> bool:
-    """``test_x.py``, ``x_test.py``, ``conftest.py`` or anything under a ``tests/`` folder.
+    """``test_x.py``, ``x_test.py``, ``conftest.py`` or anything under a ``tests/`` (or
+    ``test/``, ``testing/``: a library's test utilities, ``torch/testing/_internal``) folder.
 
     Tests pin learning rates and drop norms on purpose; findings there are noise.
     """
@@ -82,7 +83,7 @@ def is_test_path(path: str) -> bool:
         name.startswith("test_")
         or name.endswith("_test.py")
         or name == "conftest.py"
-        or any(part in ("tests", "test") for part in parts[:-1])
+        or any(part in ("tests", "test", "testing") for part in parts[:-1])
     )
 
 
