@@ -30,8 +30,9 @@ import libcst as cst
 
 from attnlint.lint.dims import chain_words, config_key, has_shape, is_config_word, is_input_key
 from attnlint.lint.dims import tokens as dim_tokens
-from attnlint.lint.index import ANY_PARAM, resolvable
+from attnlint.lint.index import ANY_PARAM
 from attnlint.lint.rule import dotted_name
+from attnlint.lint.summary import resolvable
 from attnlint.lint.walk import walk
 
 if TYPE_CHECKING:

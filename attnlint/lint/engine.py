@@ -13,10 +13,11 @@ from libcst.metadata import CodeRange
 from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Diagnostic
-from attnlint.lint.index import Indexer, ModuleSummary, Pending
+from attnlint.lint.index import ModuleSummary, Pending
 from attnlint.lint.positions import node_ranges
 from attnlint.lint.rule import Report, Rule, RuleContext
 from attnlint.lint.rules import all_rules
+from attnlint.lint.summary import Indexer
 from attnlint.lint.walk import visit_batched
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?", re.I)

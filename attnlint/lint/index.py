@@ -34,23 +34,6 @@ import libcst as cst
 RETURN = "return"  # pseudo-parameter: the function's return value
 ANY_PARAM = "**"  # callee slot filled by ``**kwargs``: any parameter of the callee
 
-# Libraries a project never defines its own functions in: calls into them are not
-# followed (nor stored: summaries stay small).
-LIBRARIES = frozenset(
-    (  # noqa: SIM905 (a word list reads better as one string)
-        "torch numpy np math os sys re json logging functools itertools collections typing "
-        "dataclasses warnings inspect copy pathlib random time jax tensorflow scipy einops "
-        "builtins abc enum contextlib operator pickle"
-    ).split()
-)
-_BUILTINS = frozenset(
-    (  # noqa: SIM905
-        "print len int float str bool list dict set tuple range enumerate zip map filter "
-        "isinstance issubclass getattr setattr hasattr super type min max sum any all abs "
-        "round sorted reversed iter next repr hash id callable vars open format divmod"
-    ).split()
-)
-
 _DEF_LINE = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)", re.M)
 
 
@@ -212,33 +195,6 @@ def _dotted(node: cst.CSTNode, imports: Mapping[str, str]) -> str | None:
     return ".".join(reversed(parts))
 
 
-def resolvable(written: str, imports: Mapping[str, str]) -> bool:
-    """Whether phase 2 could resolve a call written ``written``: ``helper``, ``self.m``,
-    ``Class.m``, an imported name; not ``x.view`` on a local object, a builtin, or a
-    library function."""
-    head, dot, rest = written.partition(".")
-    if head in ("self", "cls"):
-        return bool(rest) and "." not in rest
-    if head in imports:
-        return imports[head].lstrip(".").partition(".")[0] not in LIBRARIES or (
-            imports[head].startswith(".")
-        )
-    if not dot:
-        return head not in _BUILTINS
-    return head[:1].isupper()
-
-
-def _params(function: cst.FunctionDef) -> list[str]:
-    p = function.params
-    names = [param.name.value for param in (*p.posonly_params, *p.params)]
-    if isinstance(p.star_arg, cst.Param):
-        names.append("*" + p.star_arg.name.value)
-    names += [param.name.value for param in p.kwonly_params]
-    if p.star_kwarg is not None:
-        names.append("**" + p.star_kwarg.name.value)
-    return names
-
-
 class FileIndex:
     """The summary of one module under construction; ``RuleContext.index``."""
 
@@ -371,111 +327,3 @@ class FileIndex:
                 )
             )
         return out
-
-
-class Indexer(cst.BatchableCSTVisitor):
-    """Builds the generic part of a module's summary; the engine runs it before the rules,
-    so a rule's ``visit_FunctionDef`` already finds the function's summary."""
-
-    def __init__(self, index: FileIndex) -> None:
-        super().__init__()
-        self.index = index
-        self._stack: list[tuple[cst.CSTNode, str]] = []  # (def or class, qualified name)
-        self._functions: list[FunctionSummary] = []
-        self._rebound: list[set[str]] = []
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        name = self._qualify(node.name.value)
-        bases = [_dotted(base.value, {}) for base in node.bases if not base.keyword]
-        self.index.summary.classes[name] = [b for b in bases if b]
-        self._stack.append((node, name))
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self._stack.pop()
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        name = self._qualify(node.name.value)
-        klass = (
-            self._stack[-1][1]
-            if self._stack and isinstance(self._stack[-1][0], cst.ClassDef)
-            else None
-        )
-        static = any(
-            isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
-            for d in node.decorators
-        )
-        summary = FunctionSummary(
-            name, self.index._def_line(node.name.value), _params(node), klass, static
-        )
-        self.index.summary.functions.setdefault(name, summary)
-        self.index._by_node[id(node)] = summary
-        self._stack.append((node, name))
-        self._functions.append(summary)
-        self._rebound.append(set())
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self._stack.pop()
-        summary = self._functions.pop()
-        rebound = self._rebound.pop()
-        if rebound:
-            summary.flows = [f for f in summary.flows if f.param.lstrip("*") not in rebound]
-
-    def _qualify(self, name: str) -> str:
-        return f"{self._stack[-1][1]}.{name}" if self._stack else name
-
-    def visit_Call(self, node: cst.Call) -> None:
-        current = self._functions[-1] if self._functions else None
-        self.index._call_scope[id(node)] = current
-        if current is None or not node.args:
-            return
-        params = current.params
-        callee: str | None = None
-        position: int | None = 0  # None once a ``*args`` hides the positions after it
-        for arg in node.args:
-            value = arg.value
-            if arg.star == "*":
-                position = None
-                continue
-            if arg.keyword is not None:
-                slot = arg.keyword.value
-            elif arg.star == "**":
-                slot = ANY_PARAM
-            elif position is None:
-                continue
-            else:
-                slot = str(position)
-                position += 1
-            if not isinstance(value, cst.Name):
-                continue
-            param = value.value if value.value in params else "**" + value.value
-            if param not in params:
-                continue
-            if callee is None:
-                callee = _dotted(node.func, {})
-                if callee is None or not resolvable(callee, self.index.summary.imports):
-                    return
-            current.flows.append(Flow(param, callee, slot))
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if self._functions:
-            for target in node.targets:
-                self._rebind(target.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if self._functions:
-            self._rebind(node.target)
-
-    def _rebind(self, target: cst.BaseExpression) -> None:
-        # A parameter rebound in the body (``q = q * self.scale``) is no longer the value
-        # the caller passed: what it is passed on as says nothing about the caller's value.
-        if isinstance(target, cst.Name):
-            self._rebound[-1].add(target.value)
-        elif isinstance(target, cst.Tuple | cst.List):
-            for element in target.elements:
-                self._rebind(element.value)
-
-    def visit_Return(self, node: cst.Return) -> None:
-        if self._functions and isinstance(node.value, cst.Call):
-            callee = _dotted(node.value.func, {})
-            if callee is not None and resolvable(callee, self.index.summary.imports):
-                self._functions[-1].returns.append(callee)

@@ -17,10 +17,11 @@ from attnlint.lint.helpers import (
     is_test_path,
     parameter_names,
 )
-from attnlint.lint.index import RETURN, resolvable
+from attnlint.lint.index import RETURN
 from attnlint.lint.names import LIGHTNING_MODULES, NORM_RETURNING
 from attnlint.lint.rule import Rule, RuleContext, dotted_name
 from attnlint.lint.shadowing import module_alias, rebound
+from attnlint.lint.summary import resolvable
 
 _FRESH_NAMES = ("grad_norm", "total_grad_norm", "grad_norm_before_clip")
 

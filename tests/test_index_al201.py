@@ -1,0 +1,358 @@
+"""AL201 across functions and modules: small training repositories, checked as a project.
+
+The seed's override through a helper, the data's width handed to a model constructor
+while configured, configured widths travelling in a params dict or a config object; and
+the look-alikes that must stay silent (compared widths, model code reading its own
+config, blocks rebuilt from another block's config, converters with no data in sight).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _index_repos import check, line_of, where, write_repo
+
+DEEPSET = """\
+    import torch
+    from torch import nn
+
+
+    class DeepSetRank(nn.Module):
+        def __init__(self, stat_dim: int, hidden: int, heads: int) -> None:
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(stat_dim, hidden), nn.ReLU())
+            self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
+            self.score = nn.Linear(hidden, 1)
+
+        def forward(self, stats: torch.Tensor) -> torch.Tensor:
+            h = self.encoder(stats)
+            h, _ = self.attn(h, h, h, need_weights=False)
+            return self.score(h).squeeze(-1)
+    """
+
+FACTORY = """\
+    from .deepset import DeepSetRank
+
+
+    def make_model(cfg, stat_dim_override=None):
+        mcfg = cfg["model_a"]
+        stat_dim = mcfg["stat_dim"]
+        if stat_dim_override is not None:
+            stat_dim = stat_dim_override
+        return DeepSetRank(stat_dim=stat_dim, hidden=mcfg["hidden"], heads=mcfg["heads"])
+    """
+
+TRAIN_OVERRIDE = """\
+    import logging
+
+    import yaml
+
+    from ranker.data import make_loader
+    from ranker.models import make_model
+
+    log = logging.getLogger(__name__)
+
+
+    def main(path):
+        with open(path) as handle:
+            cfg = yaml.safe_load(handle)
+        loader = make_loader(cfg)
+        first = next(iter(loader), None)
+        data_dim = int(first["player_stats"].shape[-1]) if first is not None else None
+        model = make_model(cfg, stat_dim_override=data_dim)
+        log.info("model ready: %s", model)
+        return model
+    """
+
+RANKER = {
+    "ranker/__init__.py": "",
+    "ranker/data.py": "def make_loader(cfg):\n    return []\n",
+    "ranker/models/__init__.py": "from .factory import make_model\n\n__all__ = ['make_model']\n",
+    "ranker/models/deepset.py": DEEPSET,
+    "ranker/models/factory.py": FACTORY,
+    "train.py": TRAIN_OVERRIDE,
+}
+
+
+def test_override_through_a_helper_in_another_module(tmp_path: Path) -> None:
+    root = write_repo(tmp_path, RANKER)
+    found = check(root, codes=("AL201",))
+    call = line_of(root, "train.py", "make_model(cfg, stat_dim_override")
+    assert where(found) == [("train.py", call, "AL201")]
+    (finding,) = found
+    assert finding.column == len("    model = make_model(cfg, stat_dim_override=") + 1
+    helper = line_of(root, "ranker/models/factory.py", "def make_model")
+    assert f"make_model (ranker/models/factory.py:{helper}), called here" in finding.message
+    assert "`stat_dim`" in finding.message
+
+
+def test_override_through_a_method_set_in_an_if(tmp_path: Path) -> None:
+    trainer = """\
+        from ranker.models.deepset import DeepSetRank
+
+
+        class Trainer:
+            def __init__(self, cfg):
+                self.cfg = cfg
+
+            def build(self, stat_dim_override=None):
+                stat_dim = stat_dim_override or self.cfg.model.stat_dim
+                return DeepSetRank(stat_dim, self.cfg.model.hidden, self.cfg.model.heads)
+
+            def fit(self, loader):
+                batch = next(iter(loader), None)
+                if batch is not None:
+                    width = batch["player_stats"].size(-1)
+                else:
+                    width = None
+                self.model = self.build(stat_dim_override=width)
+        """
+    root = write_repo(tmp_path, {**RANKER, "ranker/trainer.py": trainer})
+    found = check(root, ["ranker/trainer.py"], codes=("AL201",))
+    line = line_of(root, "ranker/trainer.py", "self.build(stat_dim_override")
+    assert where(found) == [("ranker/trainer.py", line, "AL201")]
+    assert "Trainer.build (ranker/trainer.py:8)" in found[0].message
+
+
+def test_override_silent_when_compared(tmp_path: Path) -> None:
+    compared = TRAIN_OVERRIDE.replace(
+        "        model = make_model(",
+        '        if data_dim is not None and data_dim != cfg["model_a"]["stat_dim"]:\n'
+        '            raise ValueError(f"stat_dim mismatch: {data_dim}")\n'
+        "        model = make_model(",
+    )
+    root = write_repo(tmp_path, {**RANKER, "train.py": compared})
+    assert check(root, codes=("AL201",)) == []
+
+
+def test_override_silent_when_the_helper_compares(tmp_path: Path) -> None:
+    checked = FACTORY.replace(
+        "            stat_dim = stat_dim_override\n",
+        "            if stat_dim_override != stat_dim:\n"
+        '                raise ValueError("configured stat_dim does not match the data")\n',
+    )
+    root = write_repo(tmp_path, {**RANKER, "ranker/models/factory.py": checked})
+    assert check(root, codes=("AL201",)) == []
+
+
+def test_data_width_to_a_helper_that_does_not_override_is_silent(tmp_path: Path) -> None:
+    plain = """\
+        from .deepset import DeepSetRank
+
+
+        def make_model(cfg, stat_dim_override=None):
+            print("requested", stat_dim_override)
+            return DeepSetRank(stat_dim=64, hidden=cfg["model_a"]["hidden"], heads=4)
+        """
+    root = write_repo(tmp_path, {**RANKER, "ranker/models/factory.py": plain})
+    assert check(root, codes=("AL201",)) == []
+
+
+def test_data_width_positional_to_a_model_while_configured(tmp_path: Path) -> None:
+    train = """\
+        import torch
+        from omegaconf import OmegaConf
+
+        from ranker.models.deepset import DeepSetRank
+
+
+        def main():
+            cfg = OmegaConf.load("config.yaml")
+            print("configured features:", cfg.data.stat_dim)
+            stats = torch.load(cfg.data.path)
+            model = DeepSetRank(stats.shape[-1], cfg.model.hidden, cfg.model.heads)
+            return model
+        """
+    root = write_repo(tmp_path, {**RANKER, "train.py": train})
+    found = check(root, codes=("AL201",))
+    line = line_of(root, "train.py", "model = DeepSetRank(")
+    assert where(found) == [("train.py", line, "AL201")]
+    assert "DeepSetRank (ranker/models/deepset.py:6)" in found[0].message
+    assert "configuration holds its own `stat_dim`" in found[0].message
+
+
+def test_data_width_positional_without_a_configured_width_is_silent(tmp_path: Path) -> None:
+    train = """\
+        import torch
+
+        from ranker.models.deepset import DeepSetRank
+
+
+        def main(cfg):
+            stats = torch.load(cfg.data.path)
+            return DeepSetRank(stats.shape[-1], cfg.model.hidden, cfg.model.heads)
+        """
+    root = write_repo(tmp_path, {**RANKER, "train.py": train})
+    assert check(root, codes=("AL201",)) == []
+
+
+PARAMS_TRAIN = """\
+    import json
+
+    from models.build import build
+    from training import fit, make_loader
+
+
+    def main(path):
+        with open(path) as handle:
+            cfg = json.load(handle)
+        params = dict(cfg["model"])
+        params.update(stat_dim=cfg["data"]["stat_dim"])
+        model = build(params)
+        fit(model, make_loader(cfg["data"]), epochs=cfg["train"]["epochs"])
+    """
+
+PARAMS_REPO = {
+    "models/__init__.py": "",
+    "models/build.py": (
+        "from models.net import SetRanker\n\n\ndef build(params):\n    return SetRanker(**params)\n"
+    ),
+    "models/net.py": """\
+        from torch import nn
+
+
+        class SetRanker(nn.Module):
+            def __init__(self, stat_dim, hidden, dropout=0.1):
+                super().__init__()
+                self.proj = nn.Linear(stat_dim, hidden)
+                self.drop = nn.Dropout(dropout)
+        """,
+    "train.py": PARAMS_TRAIN,
+}
+
+
+def test_configured_width_through_a_params_dict_into_another_module(tmp_path: Path) -> None:
+    root = write_repo(tmp_path, PARAMS_REPO)
+    found = check(root, codes=("AL201",))
+    line = line_of(root, "train.py", "model = build(params)")
+    assert where(found) == [("train.py", line, "AL201")]
+    assert "build (models/build.py:4), called here" in found[0].message
+    assert "`stat_dim`" in found[0].message
+
+
+def test_configured_width_through_a_config_object(tmp_path: Path) -> None:
+    net = """\
+        from torch import nn
+
+
+        class Ranker(nn.Module):
+            def __init__(self, mcfg):
+                super().__init__()
+                self.proj = nn.Linear(mcfg.stat_dim, mcfg.hidden)
+        """
+    train = """\
+        from omegaconf import OmegaConf
+
+        import models.net as nets
+
+
+        def main(loader):
+            cfg = OmegaConf.load("config.yaml")
+            model = nets.Ranker(cfg.model)
+            for batch in loader:
+                model(batch)
+        """
+    root = write_repo(tmp_path, {"models/__init__.py": "", "models/net.py": net, "train.py": train})
+    found = check(root, codes=("AL201",))
+    assert where(found) == [("train.py", 8, "AL201")]
+    assert "Ranker (models/net.py:5)" in found[0].message
+
+
+def test_configuration_into_a_model_without_data_in_sight_is_silent(tmp_path: Path) -> None:
+    # A checkpoint converter: a model built from a configuration, no batch anywhere.
+    train = PARAMS_TRAIN.replace(
+        '        fit(model, make_loader(cfg["data"]), epochs=cfg["train"]["epochs"])\n',
+        '        model.save_pretrained(cfg["out"])\n',
+    ).replace("    from training import fit, make_loader\n", "")
+    root = write_repo(tmp_path, {**PARAMS_REPO, "train.py": train})
+    assert check(root, codes=("AL201",)) == []
+
+
+def test_params_dict_silent_when_the_caller_compares(tmp_path: Path) -> None:
+    train = PARAMS_TRAIN.replace(
+        "        model = build(params)\n",
+        "        first = load_first_batch(cfg)\n"
+        '        assert first.shape[-1] == params["stat_dim"], "stat_dim does not match the data"\n'
+        "        model = build(params)\n",
+    )
+    root = write_repo(tmp_path, {**PARAMS_REPO, "train.py": train})
+    assert check(root, codes=("AL201",)) == []
+
+
+def test_model_code_reading_its_own_config_is_silent(tmp_path: Path) -> None:
+    # Library-style model code: sub-modules sized from the model's config, a block rebuilt
+    # from another block's config, a model built from a config the caller was handed.
+    modeling = """\
+        from torch import nn
+
+
+        class FooProjector(BarProjector):
+            def __init__(self, config):
+                super().__init__(config)
+                self.linear = nn.Linear(config.adaptor_input_dim, config.hidden_size)
+
+
+        class FooModel(FooPreTrainedModel):
+            def __init__(self, config):
+                super().__init__(config)
+                self.projector = FooProjector(config)
+
+
+        def convert(pipeline):
+            block = pipeline.unet.blocks[0]
+            config = block.config
+            return DualTransformer(in_channels=config.in_channels, num_layers=config.num_layers)
+
+
+        def from_config(config):
+            return FooModel(config)
+        """
+    root = write_repo(tmp_path, {"foo/__init__.py": "", "foo/modeling_foo.py": modeling})
+    assert check(root, codes=("AL201",)) == []
+
+
+def test_blocks_of_oddly_named_model_classes_are_silent(tmp_path: Path) -> None:
+    # A model class named neither ...Model nor ...Module, subclassing another project
+    # class, building blocks from values of its config (not sections of it).
+    modeling = """\
+        from torch import nn
+
+
+        class ResidualBlock(nn.Module):
+            def __init__(self, input_dims, hidden_dims, output_dims):
+                super().__init__()
+                self.fc = nn.Linear(input_dims, hidden_dims)
+                self.out = nn.Linear(hidden_dims, output_dims)
+
+
+        class EncoderWithSVTR(ServerRecEncoderWithSVTR):
+            def __init__(self, config):
+                super().__init__(config)
+                in_channels = config.backbone_config.block_configs[-1][-1][2]
+                self.conv = ConvLayer(in_channels=in_channels, out_channels=config.hidden_size)
+
+            def forward(self, x):
+                return self.conv(x)
+
+
+        class ForPrediction(TimesFmForPrediction):
+            def __init__(self, config):
+                super().__init__(config)
+                self.block = ResidualBlock(
+                    input_dims=config.hidden_size,
+                    hidden_dims=config.intermediate_size,
+                    output_dims=config.horizon_length,
+                )
+        """
+    conv = """\
+        from torch import nn
+
+
+        class ConvLayer(nn.Module):
+            def __init__(self, in_channels, out_channels):
+                super().__init__()
+                self.conv = nn.Conv2d(in_channels, out_channels, 3)
+        """
+    files = {"m/__init__.py": "", "m/modeling.py": modeling, "m/conv.py": conv}
+    root = write_repo(tmp_path, files)
+    assert check(root, codes=("AL201",)) == []
