@@ -110,7 +110,7 @@ def test_unreadable_file_is_exit_2_not_a_traceback(
     project: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # chmod 0 does not stop root (CI runs as root), so the refusal is made by the OS layer
-    # the runner reads through; the run is in-process (--jobs 1) for the patch to apply.
+    # the runner reads through (the forked worker inherits the patch).
     from attnlint.lint import runner
 
     target = (project / "pkg" / "train.py").resolve()

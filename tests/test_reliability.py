@@ -168,3 +168,22 @@ def test_an_internal_error_is_that_file_exit_2(project_dir: Path, monkeypatch, c
 def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def test_per_scope_searches_run_once_per_scope_not_per_finding(monkeypatch) -> None:
+    # Linear time: 200 findings in one module scope walk that scope once, not 200 times.
+    from attnlint.lint import helpers
+
+    calls: list[int] = []
+    real = helpers.read_names
+
+    def counting(node: object) -> object:
+        calls.append(1)
+        return real(node)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(helpers, "read_names", counting)
+    lines = ["import logging", "import torch", "log = logging.getLogger(__name__)"]
+    lines += [f"n{i} = torch.nn.utils.clip_grad_norm_(m.parameters(), c.clip)" for i in range(200)]
+    found = analyse("\n".join(lines) + "\n", "train.py").diagnostics
+    assert sum(d.code == "AL103" for d in found) == 200
+    assert len(calls) <= 2
