@@ -9,11 +9,13 @@ and by nothing else in that scope or the functions around it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 import libcst as cst
 
 from attnlint.lint.helpers import assigned_names
+from attnlint.lint.walk import walk
 
 Scope = cst.Module | cst.FunctionDef
 
@@ -35,19 +37,20 @@ def module_alias(
     return None
 
 
-def _own_statements(scope: Scope) -> Iterator[cst.CSTNode]:
-    """Every node of ``scope`` outside nested functions, classes and lambdas (their names
-    are bound in ``scope``, their bodies are not), imports not opened up."""
-    if isinstance(scope, cst.Module):
-        stack: list[cst.CSTNode] = list(scope.body)
-    else:
-        body = scope.body.body
-        stack = [scope.params, *(body if isinstance(body, Sequence) else [])]
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, _OWN_SCOPE):
-            stack.extend(node.children)
+@lru_cache(maxsize=16)  # the fixes of one module ask about the same few scopes
+def _bindings(scope: Scope) -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
+    """What ``scope`` itself binds (nested functions, classes and lambdas bind their name
+    here, their bodies elsewhere): imports as (local name, what it is), other names."""
+    imports: set[tuple[str, str]] = set()
+    other: set[str] = set()
+    for node in walk(scope, _OWN_SCOPE):
+        if node is scope:
+            continue
+        if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
+            other.add("*")
+        imports.update(_imported(node))
+        other.update(_bound(node))
+    return frozenset(imports), frozenset(other)
 
 
 _OWN_SCOPE = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportFrom)
@@ -55,21 +58,23 @@ _OWN_SCOPE = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportF
 
 def rebound(name: str, scopes: Iterable[Scope]) -> bool:
     """Whether a function among ``scopes`` binds ``name`` itself (a parameter, an
-    assignment...), hiding the module-level value of that name."""
-    return any(
-        name in _bound(node, "")
-        for scope in scopes
-        if isinstance(scope, cst.FunctionDef)
-        for node in _own_statements(scope)
-    )
+    assignment, an import...), hiding the module-level value of that name."""
+    for scope in scopes:
+        if isinstance(scope, cst.FunctionDef):
+            imports, other = _bindings(scope)
+            if name in other or any(local == name for local, _ in imports):
+                return True
+    return False
 
 
 def _imports(scope: Scope, alias: str, target: str) -> bool:
-    return any(
-        full == target and local == alias
-        for node in _own_statements(scope)
-        for local, full in _imported(node)
-    )
+    return (alias, target) in _bindings(scope)[0]
+
+
+def _binds_otherwise(scope: Scope, alias: str, target: str) -> bool:
+    """Whether ``alias`` gets a value in ``scope`` other than by ``import target``."""
+    imports, other = _bindings(scope)
+    return alias in other or any(local == alias and full != target for local, full in imports)
 
 
 def _imported(node: cst.CSTNode) -> list[tuple[str, str]]:
@@ -100,13 +105,8 @@ def _dotted(node: cst.BaseExpression) -> str:
     return ""
 
 
-def _binds_otherwise(scope: Scope, alias: str, target: str) -> bool:
-    """Whether ``alias`` gets a value in ``scope`` other than by ``import target``."""
-    return any(alias in _bound(node, target) for node in _own_statements(scope))
-
-
-def _bound(node: cst.CSTNode, target: str) -> list[str]:
-    """Names ``node`` binds in its scope (an ``import target [as x]`` excluded)."""
+def _bound(node: cst.CSTNode) -> list[str]:
+    """Names ``node`` binds in its scope, imports aside (``_imported`` has those)."""
     if isinstance(node, cst.Param):
         return [node.name.value]
     if isinstance(node, cst.FunctionDef | cst.ClassDef):
@@ -125,9 +125,7 @@ def _bound(node: cst.CSTNode, target: str) -> list[str]:
         return [item.name.value for item in node.names]
     if isinstance(node, cst.Del):
         return _targets(node.target)
-    if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
-        return ["*"]
-    return [local for local, full in _imported(node) if full != target]
+    return []
 
 
 def _targets(node: cst.CSTNode) -> list[str]:
