@@ -34,7 +34,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _codes(text: str) -> list[str]:
-    return [part.strip().upper() for part in text.split(",") if part.strip()]
+    codes = [part.strip().upper() for part in text.split(",") if part.strip()]
+    if not codes:  # `--select ""` would otherwise select nothing without a word
+        raise argparse.ArgumentTypeError(f"empty rule code {text!r}")
+    return codes
 
 
 OWN_COMMANDS = ("check", "rule", "rules", "docs")

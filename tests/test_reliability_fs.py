@@ -132,6 +132,13 @@ def test_bad_glob_on_the_command_line(project: Path, capsys) -> None:
     assert code == 2 and "--extend-exclude: bad glob '[z-a]'" in err
 
 
+def test_empty_select_on_the_command_line(project: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["check", "src", "--select", ""])
+    assert raised.value.code == 2
+    assert "empty rule code" in capsys.readouterr().err
+
+
 def test_bad_glob_in_gitignore_is_a_warning_and_matches_nothing(project: Path, capsys) -> None:
     (project / ".git").mkdir()
     (project / ".gitignore").write_text("[z-a]\nsrc/skip.py\n")
