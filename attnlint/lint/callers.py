@@ -55,23 +55,59 @@ def _names(call: cst.Call, function: str, klass: str | None) -> bool:
     )
 
 
+@lru_cache(maxsize=8)
+def _calls_by_name(
+    module: cst.Module,
+) -> dict[str, tuple[tuple[cst.FunctionDef, str | None, cst.Call], ...]]:
+    """Every call made inside the module's functions, by the name it calls (the bare name
+    or the attribute), with the function that makes it and that function's class: one walk
+    per module however many findings ask, so a large file stays linear."""
+    found: dict[str, list[tuple[cst.FunctionDef, str | None, cst.Call]]] = {}
+    for function, own in module_functions(module):
+        for node in walk(function.body):
+            if not isinstance(node, cst.Call):
+                continue
+            func = node.func
+            if isinstance(func, cst.Name):
+                found.setdefault(func.value, []).append((function, own, node))
+            elif isinstance(func, cst.Attribute):
+                found.setdefault(func.attr.value, []).append((function, own, node))
+    return {name: tuple(calls) for name, calls in found.items()}
+
+
+@lru_cache(maxsize=8)
+def _functions_by_name(
+    module: cst.Module,
+) -> dict[str, tuple[tuple[cst.FunctionDef, str | None], ...]]:
+    found: dict[str, list[tuple[cst.FunctionDef, str | None]]] = {}
+    for function, own in module_functions(module):
+        found.setdefault(function.name.value, []).append((function, own))
+    return {name: tuple(functions) for name, functions in found.items()}
+
+
 def callers(
     module: cst.Module, target: cst.FunctionDef, klass: str | None
 ) -> Iterator[tuple[cst.FunctionDef, cst.Call]]:
     """Calls of ``target`` (a method of ``klass``, or a module function) inside the
     module's functions, with the function that makes each."""
     name = target.name.value
-    for function, own in module_functions(module):
+    for function, own, call in _calls_by_name(module).get(name, ()):
         if klass is not None and own != klass:
             continue  # ``self.attend`` in another class is another method
-        for node in walk(function.body):
-            if isinstance(node, cst.Call) and _names(node, name, klass):
-                yield function, node
+        if _names(call, name, klass):
+            yield function, call
 
 
 def callee(module: cst.Module, call: cst.Call, klass: str | None) -> cst.FunctionDef | None:
     """The function of this module that ``call`` calls, if it names one."""
-    for function, own in module_functions(module):
+    func = call.func
+    if isinstance(func, cst.Name):
+        name = func.value
+    elif isinstance(func, cst.Attribute):
+        name = func.attr.value
+    else:
+        return None
+    for function, own in _functions_by_name(module).get(name, ()):
         if _names(call, function.name.value, own) and (own is None or own == klass):
             return function
     return None
