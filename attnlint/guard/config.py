@@ -54,6 +54,15 @@ class GuardConfig(BaseModel):
             " on an even stride of queries (None: always every row)"
         ),
     )
+    stats_topk_rows: int | None = Field(
+        128,
+        ge=1,
+        description=(
+            "query rows per site above which the top-5/10/50 masses are taken on an even"
+            " stride of rows (a selection per row costs far more than a reduction; with"
+            " stats_rows None every row counts)"
+        ),
+    )
     stats_max_batch: int | None = Field(
         None,
         ge=1,

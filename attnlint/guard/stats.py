@@ -38,15 +38,47 @@ LOGIT_STATS = ("logit_mean", "logit_std", "logit_saturation", "logit_max")
 _TINY = 1e-30
 
 
-def _masked_mean(x: Tensor, m: Tensor) -> Tensor:
-    # NaN (not 0) when nothing is counted, so "no data" never reads as a healthy value
-    m = m.to(x.dtype)
-    return (x * m).sum() / m.sum().where(m.sum() > 0, torch.full_like(m.sum(), math.nan))
+def _mean(x: Tensor, w: Tensor) -> Tensor:
+    """Mean of ``x`` over the rows weighted 1 in ``w`` (0/1 floats, ``x`` finite there and
+    elsewhere): NaN (0/0, not 0) when nothing is counted, so "no data" never reads as a
+    healthy value."""
+    return (x * w).sum() / w.sum()
 
 
-def _query_stride(x: Tensor, stride: int) -> Tensor:
-    """Every ``stride``-th query row of a [B, H, Lq, Lk] tensor (or a broadcast mask)."""
-    return x[..., ::stride, :] if stride > 1 and x.shape[-2] > 1 else x
+def _rows(x: Tensor, stride: int) -> Tensor:
+    """Every ``stride``-th row of ``x`` flattened to rows of its last dim ([N, Lk])."""
+    flat = x.reshape(-1, x.shape[-1])
+    return flat[::stride] if stride > 1 else flat
+
+
+def _stride(n_rows: int, budget: int | None, lq: int) -> int:
+    """Stride over the flattened rows for at most ``budget`` of them. Below ``lq`` it takes
+    the same even grid of query positions in every batch item and head; from ``lq / 4`` up
+    that grid would hold at most four positions, so the stride is made prime to ``lq`` and
+    the rows taken cycle through every query position instead."""
+    if budget is None or n_rows <= budget:
+        return 1
+    stride = math.ceil(n_rows / budget)
+    while 4 * stride >= lq and math.gcd(stride, lq) != 1:
+        stride += 1
+    return stride
+
+
+def _as4(m: Tensor) -> Tensor:
+    return m.reshape((1,) * (4 - m.dim()) + tuple(m.shape)) if m.dim() < 4 else m
+
+
+def _key_sums(w: Tensor, vf: Tensor) -> Tensor:
+    """sum over batch and query of ``w[b, h, c, q] * vf[b, h, q, k]`` -> [H, C, Lk], with
+    ``vf`` (a 0/1 key mask) in its own broadcast shape: never expanded to full size."""
+    if vf.shape[-2] == 1:  # the same keys for every query
+        return (w.sum(-1, keepdim=True) * vf).sum(0)
+    if vf.shape[0] == 1:
+        w = w.sum(0, keepdim=True)
+    if vf.shape[1] == 1:  # one mask for all heads: one (batched) matmul over H * C rows
+        b, h, c, lq = w.shape
+        return (w.reshape(b, h * c, lq) @ vf[:, 0]).reshape(b, h, c, -1).sum(0)
+    return (w @ vf).sum(0)
 
 
 def attention_stats(
@@ -57,6 +89,7 @@ def attention_stats(
     saturation_threshold: float = 10.0,
     row_budget: int | None = 2048,
     materialised: bool = False,
+    topk_budget: int | None = 128,
 ) -> dict[str, Tensor]:
     """Statistics of probabilities ``probs`` [B, H, Lq, Lk].
 
@@ -64,34 +97,39 @@ def attention_stats(
     ``query_valid`` [B, Lq] marks rows that are real queries (padding queries are ignored);
     ``logits`` [B, H, Lq, Lk] are the scaled pre-softmax scores, without mask additions.
 
-    NaN rows, mass, max row weight and the column statistics always use every row. The
-    per-row means that need a log or a selection per element (entropy, effective rank,
-    top-k mass, logit statistics) use every query when the site has at most
-    ``row_budget`` rows, and otherwise an even stride of queries in every batch item and
-    head: an unbiased estimate of the same mean at a cost bounded per site. At every=1
-    this is the difference between 1.7x and 1.4x a training step (bench/guard_overhead.py).
+    Exact, over every row: NaN and masked rows, mass, max row weight, uniform gap, the
+    column and sink statistics, the largest logit, and ``top50`` when a row has at most
+    50 keys (it is then the row's mass). Entropy, effective rank and the logits' mean, std
+    and saturation use every row when the site has at most ``row_budget`` rows (query rows
+    of every batch item and head), otherwise an even stride of them; the top-5/10 (and
+    top-50 above 50 keys) masses the same with the smaller ``topk_budget`` (a selection per
+    row costs about 0.7 us on CPU, 30x a reduction). An even stride of rows is an unbiased
+    estimate of the same mean at a cost bounded per site. ``row_budget=None``: every
+    statistic on every row.
 
     ``materialised``: ``probs`` are the model's own probabilities (a hand-written softmax),
     so a row with no valid key is NaN only if the model's row is; recomputed probabilities
     use -inf for masked keys, and whether the model's own row was NaN shows in the site's
     output instead (``finite_scores``). Such rows are counted as ``masked_rows``.
     """
-    # Each line below is at most one pass over the [B, H, Lq, Lk] tensor.
+    # Full-size passes: mask, sum, nan_to_num, amax, log, product, the sampled top-k, one
+    # bmm, and four for the logits; everything else works on [B, H, Lq] / [H, Lk] sums.
     p = probs.float()
-    B, H, Lq, _ = p.shape
-    n_valid = valid.sum(-1).to(p.dtype).expand(p.shape[:-1])  # [B, H, Lq]
-    rows = torch.ones_like(n_valid, dtype=torch.bool)
+    B, H, Lq, Lk = p.shape
+    vf = _as4(valid).to(p.dtype)  # stays in its broadcast shape
+    n_valid = vf.sum(-1).expand(B, H, Lq)
+    rows = torch.ones((B, H, Lq), dtype=torch.bool, device=p.device)
     if query_valid is not None:
         rows = rows & query_valid[:, None, :].to(torch.bool)
-    zero = torch.zeros((), dtype=p.dtype, device=p.device)
-    pv = torch.where(valid, p, zero)  # masked keys never count
+    # a product, not a where: for probabilities a non-finite masked key only occurs on a
+    # row that is non-finite (or has no valid key) anyway, and the product is 6x cheaper
+    pv = p * vf
     row_sum = pv.sum(-1)
-    # a NaN or inf anywhere on a row's valid keys makes its sum non-finite
-    row_finite = torch.isfinite(row_sum)
+    row_finite = torch.isfinite(row_sum)  # a NaN or inf on a row makes its sum non-finite
     no_key = n_valid == 0
     if materialised:
         # a finite fill (-1e9, finfo.min) keeps a fully masked row finite: not a NaN event
-        all_finite = torch.isfinite(p).all(-1)
+        all_finite = torch.isfinite(p.sum(-1))  # bounded values: the sum is finite iff all are
         nan_rows = rows & ~all_finite
         masked_rows = no_key & all_finite
     else:
@@ -99,117 +137,125 @@ def attention_stats(
         masked_rows = no_key
     good = rows & ~nan_rows & ~no_key  # rows with a valid key and finite probabilities
     ent_rows = good & (n_valid >= 2)  # a row with one valid key has no entropy to speak of
-    pz = torch.nan_to_num(pv, nan=0.0, posinf=0.0, neginf=0.0)
-    mass = torch.where(row_finite, row_sum, zero)
+    good_f, ent_f = good.to(p.dtype), ent_rows.to(p.dtype)
+    pz = pv.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+    mass = row_sum.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0) * row_finite
+    row_max = pz.amax(-1)
 
-    stride = 1
-    if row_budget is not None and B * H * Lq > row_budget:
-        stride = math.ceil(B * H * Lq / row_budget)
-    ps = _query_stride(pz, stride)
-    sampled_rows = ent_rows[..., ::stride]
-    ent = torch.special.entr(ps).sum(-1)
-    norm_ent = ent / n_valid[..., ::stride].clamp_min(2).log()
-    k = min(50, p.shape[-1])
-    # one unsorted selection of the top 50, then a sorted top 10 of those 50
-    top_k_values = ps.topk(k, dim=-1, sorted=False).values
-    head = top_k_values.topk(min(10, k), dim=-1, sorted=True).values.cumsum(-1)
+    stride = _stride(B * H * Lq, row_budget, Lq)
+    ps, w = _rows(pz, stride), ent_f.reshape(-1)[::stride]
+    # -sum p log p, in place on one buffer (the clamp only changes p = 0, where p log p = 0)
+    plogp = ps.clamp_min(torch.finfo(p.dtype).tiny).log_().mul_(ps)
+    ent = -plogp.sum(-1)
+    norm_ent = ent / n_valid.reshape(-1)[::stride].clamp_min(2).log()
+    per_row = torch.stack([ent, norm_ent, ent.exp()])
+    means = (per_row @ w) / w.sum()
 
-    def top_n(n: int) -> Tensor:
-        return _masked_mean(head[..., min(n, head.shape[-1]) - 1], sampled_rows)
+    # no row budget at all means exact statistics, the top-k masses included
+    k_budget = None if row_budget is None else min(row_budget, topk_budget or row_budget)
+    k_stride = _stride(B * H * Lq, k_budget, Lq)
+    pk, wk = _rows(pz, k_stride), ent_f.reshape(-1)[::k_stride]
+    k = min(10, Lk)
+    head = pk.topk(k, dim=-1, sorted=True).values.cumsum(-1)
+    tops = [head[:, min(5, k) - 1], head[:, -1]]
+    if Lk > 100:
+        tops.append(pk.topk(50, dim=-1, sorted=False).values.sum(-1))
+    elif Lk > 50:  # the 50 largest: all but the Lk - 50 smallest (a smaller selection)
+        tops.append(pk.sum(-1) - pk.topk(Lk - 50, dim=-1, largest=False).values.sum(-1))
+    top_means = (torch.stack(tops) @ wk) / wk.sum()
 
+    gap = (row_max * n_valid / mass.clamp_min(_TINY) - 1).abs()
+    gap = torch.where(ent_rows, gap, -math.inf).amax()
     out = {
-        "entropy": _masked_mean(ent, sampled_rows),
-        "normalized_entropy": _masked_mean(norm_ent, sampled_rows),
-        "effective_rank": _masked_mean(ent.exp(), sampled_rows),
-        "top5": top_n(5),
-        "top10": top_n(10),
-        "top50": _masked_mean(top_k_values.sum(-1), sampled_rows),
-        "max_row_weight": _masked_mean(pz.amax(-1), ent_rows),
-        "mass": _masked_mean(mass, good),
-        "mass_min": torch.where(good, mass, torch.full_like(mass, math.inf)).amin(),
+        "entropy": means[0],
+        "normalized_entropy": means[1],
+        "effective_rank": means[2],
+        "top5": top_means[0],
+        "top10": top_means[1],
+        "top50": top_means[2] if Lk > 50 else _mean(mass, ent_f),
+        "max_row_weight": _mean(row_max, ent_f),
+        "mass": _mean(mass, good_f),
+        "mass_min": torch.where(good, mass, math.inf).amin(),
         "nan_rows": nan_rows.sum().to(p.dtype),
         "masked_rows": masked_rows.sum().to(p.dtype),
-        "n_valid": _masked_mean(n_valid, rows),
+        "n_valid": _mean(n_valid, rows.to(p.dtype)),
+        # exact uniformity: every row's largest weight is its mass / n_valid (within rounding)
+        "uniform_gap": gap.where(gap > -math.inf, math.nan),
     }
-    # exact uniformity: every row's largest weight is its mass / n_valid (within rounding)
-    row_max = pz.amax(-1)
-    gap = (row_max * n_valid / mass.clamp_min(_TINY) - 1).abs()
-    gap = torch.where(ent_rows, gap, torch.full_like(gap, -math.inf)).amax()
-    out["uniform_gap"] = gap.where(gap > -math.inf, torch.full_like(gap, math.nan))
-    out.update(sink_stats(pz, valid, ent_rows, n_valid))
-    # column statistics: how attention is received, summed over the real query rows
-    col = (good.to(p.dtype).unsqueeze(-2) @ pz).squeeze(-2)  # [B, H, Lk]
+    # what each key received from the good rows (columns) and the entropy rows (sinks)
+    got = torch.stack([good_f, ent_f], -2) @ pz  # [B, H, 2, Lk]
+    col = got[..., 0, :]
+    out.update(sink_stats(got[..., 1, :].sum(0), vf, ent_f, n_valid))
     total = col.sum(-1, keepdim=True)
-    has = total.squeeze(-1) > 0
+    has = (total.squeeze(-1) > 0).to(p.dtype)
     col_ent = torch.special.entr(col / total.clamp_min(_TINY)).sum(-1)
-    out["col_entropy"] = _masked_mean(col_ent, has)
-    out["max_col_sum"] = _masked_mean(col.amax(-1), has)
+    out["col_entropy"] = _mean(col_ent, has)
+    out["max_col_sum"] = _mean(col.amax(-1), has)
 
     if logits is not None:
-        out.update(
-            logit_stats(
-                _query_stride(logits.float(), stride),
-                _query_stride(valid, stride),
-                good[..., ::stride],
-                saturation_threshold,
-            )
-        )
+        out.update(logit_stats(logits.float(), valid, good_f, saturation_threshold, stride))
     return out
 
 
-def sink_stats(p: Tensor, valid: Tensor, rows: Tensor, n_valid: Tensor) -> dict[str, Tensor]:
+def sink_stats(got: Tensor, vf: Tensor, w: Tensor, n_valid: Tensor) -> dict[str, Tensor]:
     """Attention sinks, normalised by what the masks let each key receive.
 
-    Per head and key: the attention the key received from the ``rows`` that may attend to
-    it, divided by the number of those rows (``sink_mass``: 1 = every such row gives it all
-    its mass), and divided by what uniform attention would give it (``sink_lift``). Under
-    a causal mask the first keys are seen by every row, so their raw column sums are large
-    in any healthy model; this ratio is not. Only keys that at least half of the rows may
-    see count: a sink is a key most queries attend to. Pooled over the batch.
+    ``got`` [H, Lk]: the attention each key received from the rows weighted 1 in ``w``
+    [B, H, Lq]; ``vf`` the 0/1 key mask in its broadcast shape. Per head and key: ``got``
+    divided by the number of those rows that may attend to the key (``sink_mass``: 1 = every
+    such row gives it all its mass), and divided by what uniform attention would give it
+    (``sink_lift``). Under a causal mask the first keys are seen by every row, so their raw
+    column sums are large in any healthy model; this ratio is not. Only keys that at least
+    half of the rows may see count: a sink is a key most queries attend to. Pooled over the
+    batch.
     """
-    w = rows.to(p.dtype)  # [B, H, Lq]
-    vf = valid.to(p.dtype).expand(p.shape)
-    got = (w.unsqueeze(-2) @ p).squeeze(-2).sum(0)  # [H, Lk]
-    seen = (w.unsqueeze(-2) @ vf).squeeze(-2).sum(0)
-    uniform = ((w / n_valid.clamp_min(1)).unsqueeze(-2) @ vf).squeeze(-2).sum(0)
+    both = _key_sums(torch.stack([w, w / n_valid.clamp_min(1)], -2), vf)  # [H, 2, Lk]
+    seen, uniform = both[:, 0], both[:, 1]
     enough = seen >= 0.5 * w.sum((0, 2)).unsqueeze(-1).clamp_min(1)
-    share = torch.where(enough, got / seen.clamp_min(1), torch.zeros((), dtype=p.dtype))
+    share = (got / seen.clamp_min(1)) * enough
     flat = share.flatten().argmax()
     lk = share.shape[-1]
-    nan = torch.full((), math.nan, dtype=p.dtype, device=p.device)
     has = enough.any()
     return {
-        "sink_mass": share.flatten()[flat].where(has, nan),
+        "sink_mass": share.flatten()[flat].where(has, math.nan),
         "sink_lift": (got.flatten()[flat] / uniform.flatten()[flat].clamp_min(_TINY)).where(
-            has, nan
+            has, math.nan
         ),
-        "sink_key": (flat % lk).to(p.dtype).where(has, nan),
-        "sink_head": (flat // lk).to(p.dtype).where(has, nan),
+        "sink_key": (flat % lk).to(got.dtype).where(has, math.nan),
+        "sink_head": (flat // lk).to(got.dtype).where(has, math.nan),
     }
 
 
-def logit_stats(logits: Tensor, valid: Tensor, rows: Tensor, threshold: float) -> dict[str, Tensor]:
-    """Mean, std and saturation of the logits on valid keys of the ``rows`` that count.
+def logit_stats(
+    logits: Tensor, valid: Tensor, rows: Tensor, threshold: float, stride: int = 1
+) -> dict[str, Tensor]:
+    """Mean, std and saturation of the logits on valid keys of the ``rows`` (0/1 floats,
+    [B, H, Lq]) that count, on every ``stride``-th row; the largest on every row.
 
     Sums are taken per row first and combined on the small [B, H, Lq] tensors, so the
     full-size tensor is read a handful of times (no full-size masks or casts)."""
-    lm = torch.where(valid, logits, torch.zeros((), dtype=logits.dtype, device=logits.device))
-    w = rows.to(logits.dtype)
-    cnt = (valid.sum(-1).to(logits.dtype).expand(rows.shape) * w).sum()
-    total = (lm.sum(-1) * w).sum()
-    squares = (torch.linalg.vector_norm(lm, dim=-1).square() * w).sum()
-    absl = lm.abs()
-    saturated = (torch.count_nonzero(absl > threshold, dim=-1).to(logits.dtype) * w).sum()
-    largest = (absl.amax(-1) * w).amax() if absl.numel() else cnt * 0
+    # a where, not a product: a masked key's logit may be NaN on a row whose probabilities
+    # are finite (a NaN-filled padding position), and it must not count
+    lm = torch.where(valid, logits, 0.0)
+    ls, w = _rows(lm, stride), rows.reshape(-1)[::stride]
+    nv = _as4(valid).sum(-1).to(logits.dtype).expand(rows.shape).reshape(-1)[::stride]
+    row_total, row_squares = ls.sum(-1), torch.linalg.vector_norm(ls, dim=-1).square()
+    absl = lm.abs_()  # the signed values are no longer needed
+    largest = (absl.amax(-1) * rows).amax() if absl.numel() else rows.sum() * 0
+    # count of |logit| > threshold per row as sign(max(|l| - t, 0)): float ops, where a
+    # comparison and a count would convert a bool tensor to int64 at full size; a NaN
+    # logit makes its row's count NaN, and only rows that do not count have one
+    above = (_rows(absl, stride) - threshold).clamp_min_(0).sign_().sum(-1).nan_to_num_(0.0)
+    sums = torch.stack([nv, row_total, row_squares, above])
+    cnt, total, squares, saturated = sums @ w
     mean = total / cnt.clamp_min(1)
     # unbiased variance from the sum of squares
     var = (squares - total * mean) / (cnt - 1).clamp_min(1)
-    nan = torch.full_like(cnt, math.nan)
     return {
-        "logit_mean": mean.where(cnt > 0, nan),
-        "logit_std": var.clamp_min(0).sqrt().where(cnt > 1, nan),
-        "logit_saturation": (saturated / cnt.clamp_min(1)).where(cnt > 0, nan),
-        "logit_max": largest.where(cnt > 0, nan),
+        "logit_mean": mean.where(cnt > 0, math.nan),
+        "logit_std": var.clamp_min(0).sqrt().where(cnt > 1, math.nan),
+        "logit_saturation": (saturated / cnt.clamp_min(1)).where(cnt > 0, math.nan),
+        "logit_max": largest.where(rows.sum() > 0, math.nan),
     }
 
 
@@ -221,13 +267,20 @@ def relative_variance(x: Tensor, dim: int, valid: Tensor | None = None) -> Tenso
     """
     x = x.float()
     if valid is None:
-        valid = torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
-    m = valid.to(x.dtype)[..., None]
-    cnt = m.sum(dim, keepdim=True)
-    mean = (x * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
-    var = (((x - mean) ** 2) * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
-    ms = ((x**2) * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
-    use = (cnt >= 2).expand_as(var)
+        # every position counts: no mask products; mean(x**2) = var + mean**2 adds, so it
+        # loses nothing to cancellation (torch.var_mean is 10x slower off the last dim)
+        mean = x.mean(dim, keepdim=True)
+        d = x - mean
+        var = d.mul_(d).mean(dim, keepdim=True)
+        ms = var + mean.square()
+        use = torch.full_like(var, float(x.shape[dim] >= 2), dtype=torch.bool)
+    else:
+        m = valid.to(x.dtype)[..., None]
+        cnt = m.sum(dim, keepdim=True)
+        mean = (x * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
+        var = (((x - mean) ** 2) * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
+        ms = ((x**2) * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
+        use = (cnt >= 2).expand_as(var)
     num = (var * use).sum()
     den = (ms * use).sum()
     nan = torch.full_like(num, math.nan)
@@ -284,7 +337,9 @@ def residual_ratio(out: Tensor, inp: Tensor, valid: Tensor | None = None) -> Ten
 
 def nonfinite(*tensors: Tensor) -> Tensor:
     """0-d bool tensor: any NaN or inf in any floating tensor given."""
-    flags = [~torch.isfinite(t).all() for t in tensors if t.is_floating_point() and t.numel()]
+    # x * 0 is 0 for a finite x and NaN for NaN and inf, so the sum is NaN exactly when a
+    # value is not finite (no overflow); 10x cheaper on CPU than isfinite(t).all()
+    flags = [(t * 0).sum() != 0 for t in tensors if t.is_floating_point() and t.numel()]
     if not flags:
         return torch.zeros((), dtype=torch.bool)
     out = flags[0]

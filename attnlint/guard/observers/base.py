@@ -114,6 +114,7 @@ class Context:
             cfg.logit_saturation_threshold,
             cfg.stats_rows,
             materialised=att.materialised,
+            topk_budget=cfg.stats_topk_rows,
         )
         values.update(extra)
         self.collector.record(site).values.update(values)
