@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from attnlint.lint import engine, runner
+from attnlint.lint import engine
 from attnlint.lint.cache import CACHE_DIR
 from attnlint.lint.discovery import Discovery, DiscoveryError
 from attnlint.lint.engine import lint_source, select_rules
