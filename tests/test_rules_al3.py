@@ -263,6 +263,47 @@ def test_al303_silent(source: str) -> None:
     assert lines(source, SilentNonfiniteSkip) == []
 
 
+# A grouped-reduction kernel (the shape of pandas' numba kernels): "output" is a result
+# array and nothing in the module trains.
+_RESULT_ARRAY_KERNEL = """\
+import numpy as np
+
+
+def grouped_max(values, labels, ngroups, skipna=True):
+    nobs = np.zeros(ngroups, dtype=np.int64)
+    output = np.empty(ngroups, dtype=values.dtype)
+    for i in range(len(labels)):
+        lab = labels[i]
+        if lab < 0 or (not skipna and nobs[lab] >= 1 and np.isnan(output[lab])):
+            continue
+        nobs[lab] += 1
+    return output
+"""
+
+
+def test_al303_result_array_outside_training_is_silent() -> None:
+    assert lines(_RESULT_ARRAY_KERNEL, SilentNonfiniteSkip) == []
+
+
+def test_al303_scores_in_a_training_module_still_fire() -> None:
+    # The same skip on the model's outputs, in a module that computes a loss, is a
+    # silent skip of a batch.
+    source = """\
+import torch
+
+
+def train(model, loader, opt, criterion):
+    for x, y in loader:
+        output = model(x)
+        if torch.isnan(output).any():
+            continue
+        loss = criterion(output, y)
+        loss.backward()
+        opt.step()
+"""
+    assert lines(source, SilentNonfiniteSkip) == [7]
+
+
 @pytest.mark.parametrize(
     ("rule", "source"),
     [

@@ -13,7 +13,8 @@ from attnlint.lint.walk import walk
 _BAD = frozenset({"isnan", "isinf", "isneginf", "isposinf"})  # true on a bad value
 _GOOD = frozenset({"isfinite"})  # true on a good value
 _REDUCTIONS = frozenset({"any", "all", "item", "sum"})
-_WATCHED = SCORE_TOKENS | {"loss", "losses", "norm", "grad", "grads", "total"}
+_TRAINING = frozenset({"loss", "losses", "norm", "grad", "grads", "total"})
+_WATCHED = SCORE_TOKENS | _TRAINING
 # Calls on a skip path that neither log nor count.
 _SILENT_CALLS = frozenset(
     {"zero_grad", "update", "step", "backward", "empty_cache", "detach", "item", "cpu", "float"}
@@ -54,6 +55,12 @@ class SilentNonfiniteSkip(ScopedRule):
         super().__init__(context, options)
         self._tested = False
         self._tested_stack: list[bool] = []
+        # Outside a module that trains, "output" is a result array (a numba kernel's
+        # `if np.isnan(output[i]): continue`), not a model's scores: only a loss, a
+        # gradient or its norm counts there.
+        source = context.source
+        trains = "loss" in source or "backward" in source
+        self._watched_words = _WATCHED if trains else _TRAINING
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
         by_node = {id(step.node): step for step in flow.steps if isinstance(step.node, cst.If)}
@@ -139,16 +146,16 @@ class SilentNonfiniteSkip(ScopedRule):
             value = first.value  # torch.isnan(loss), math.isnan(loss.item())
         else:
             return None
-        if not _watched(value):
+        if not _watched(value, self._watched_words):
             return None
         return last in _BAD
 
 
-def _watched(value: cst.BaseExpression) -> bool:
+def _watched(value: cst.BaseExpression, words: frozenset[str]) -> bool:
     """The loss (or scores / a grad norm): ``loss``, ``loss.item()``, ``out["loss"]``."""
     while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
         value = value.func.value
-    return bool(name_tokens(value) & _WATCHED)
+    return bool(name_tokens(value) & words)
 
 
 def _exits(suite: cst.BaseSuite) -> set[str]:
