@@ -30,7 +30,7 @@ import libcst as cst
 
 from attnlint.lint.dims import chain_words, config_key, has_shape, is_config_word, is_input_key
 from attnlint.lint.dims import tokens as dim_tokens
-from attnlint.lint.index import ANY_PARAM
+from attnlint.lint.index import call_slots
 from attnlint.lint.rule import dotted_name
 from attnlint.lint.summary import resolvable
 from attnlint.lint.walk import walk
@@ -281,20 +281,7 @@ class Sites:
         written = dotted_name(func)
         if written is None or not resolvable(written, self.rule.context.imports):
             return  # a library or a local object's method: nothing the index could follow
-        position: int | None = 0
-        for arg in node.args:
-            if arg.star == "*":
-                position = None
-                continue
-            if arg.keyword is not None:
-                slot = arg.keyword.value
-            elif arg.star == "**":
-                slot = ANY_PARAM
-            elif position is None:
-                continue
-            else:
-                slot, position = str(position), position + 1
-            value = arg.value
+        for slot, value in call_slots(node):
             if has_shape(value) or self.mentions_data(value):
                 names = {n.value for n in walk(value) if isinstance(n, cst.Name)}
                 self._sites.append(_Site(node, value, slot, "data", names))

@@ -25,7 +25,7 @@ file's findings, keyed by the file's content: nothing in a summary depends on it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +182,24 @@ def position_of(detail: str) -> tuple[tuple[int, int, int, int] | None, str]:
     except ValueError:
         return None, text
     return (line, column, end_line, end_column), text
+
+
+def call_slots(call: cst.Call) -> Iterator[tuple[str, cst.BaseExpression]]:
+    """``(slot, value)`` for each argument of ``call`` that a parameter can be named for:
+    its position as a string, its keyword, or ``ANY_PARAM`` for ``**kw``; the positions
+    after a ``*args`` are unknown and skipped."""
+    position: int | None = 0
+    for arg in call.args:
+        if arg.star == "*":
+            position = None
+            continue
+        if arg.keyword is not None:
+            yield arg.keyword.value, arg.value
+        elif arg.star == "**":
+            yield ANY_PARAM, arg.value
+        elif position is not None:
+            yield str(position), arg.value
+            position += 1
 
 
 def _dotted(node: cst.CSTNode, imports: Mapping[str, str]) -> str | None:

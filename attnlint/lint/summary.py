@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import libcst as cst
 
-from attnlint.lint.index import ANY_PARAM, FileIndex, Flow, FunctionSummary, _dotted
+from attnlint.lint.index import FileIndex, Flow, FunctionSummary, _dotted, call_slots
 
 # Libraries a project never defines its own functions in: calls into them are not
 # followed (nor stored: summaries stay small).
@@ -118,21 +118,7 @@ class Indexer(cst.BatchableCSTVisitor):
             return
         params = current.params
         callee: str | None = None
-        position: int | None = 0  # None once a ``*args`` hides the positions after it
-        for arg in node.args:
-            value = arg.value
-            if arg.star == "*":
-                position = None
-                continue
-            if arg.keyword is not None:
-                slot = arg.keyword.value
-            elif arg.star == "**":
-                slot = ANY_PARAM
-            elif position is None:
-                continue
-            else:
-                slot = str(position)
-                position += 1
+        for slot, value in call_slots(node):
             if not isinstance(value, cst.Name):
                 continue
             param = value.value if value.value in params else "**" + value.value
