@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +52,30 @@ def fixable_rule() -> Iterator[type[Rule]]:
 def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One PRE_COMMIT_HOME per session: the hook's venv is built from PyPI only once."""
     return Path(os.environ.get("ATTNLINT_TEST_PRE_COMMIT_HOME") or tmp_path_factory.mktemp("pch"))
+
+
+_REPO = Path(__file__).resolve().parent.parent
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git", "__pycache__", "*.egg-info", ".venv", "build", "dist", ".*_cache", "demo-out", "runs"
+)
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built once per session from a copy of the checkout (build
+    outputs stay out of the checkout)."""
+    pytest.importorskip("setuptools")
+    base = tmp_path_factory.mktemp("wheel")
+    src = base / "src"
+    shutil.copytree(_REPO, src, ignore=_NOT_SOURCE)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+         "-q", "-w", str(base / "out")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (wheel,) = (base / "out").glob("attnlint-*.whl")
+    return wheel
 
 
 def pytest_configure(config: pytest.Config) -> None:

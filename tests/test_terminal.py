@@ -232,25 +232,14 @@ def test_demo_reads_well_at_80_and_200_columns(
     assert len(SITES) == 3  # the shared fixtures are still importable alongside
 
 
-def test_wheel_ships_the_guides_and_docs_works_from_it(tmp_path: Path) -> None:
+def test_wheel_ships_the_guides_and_docs_works_from_it(tmp_path: Path, built_wheel: Path) -> None:
     """A pip user has no docs/ folder: the guides travel in the wheel (attnlint/guides)."""
-    import shutil
     import subprocess
     import sys
     import zipfile
 
-    pytest.importorskip("setuptools")
     repo = Path(__file__).resolve().parent.parent
-    src = tmp_path / "src"
-    skip = shutil.ignore_patterns(".git", "__pycache__", "*.egg-info", "build", "dist", ".*_cache")
-    shutil.copytree(repo, src, ignore=skip)
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(tmp_path / "wheel")],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    (wheel,) = (tmp_path / "wheel").glob("attnlint-*.whl")
+    wheel = built_wheel
     names = set(zipfile.ZipFile(wheel).namelist())
     guides = sorted(p.name for p in (repo / "docs").glob("*.md"))
     assert {f"attnlint/guides/{name}" for name in guides} <= names
