@@ -1,7 +1,7 @@
 """AL301/AL302 one call away: a helper scrubs what a training loop hands it, in the same
-module (found at the scrub) or in another one (found at the call; checked the way
-``attnlint check`` does: the whole tree, or only the changed file as pre-commit passes
-it); and the library-code shapes that must stay silent."""
+module or in another checked one (found at the scrub) or in a module that is not checked
+(found at the call: pre-commit passes only the changed file); and the library-code shapes
+that must stay silent."""
 
 from __future__ import annotations
 
@@ -79,11 +79,31 @@ EXPECTED = [
     ("pkg/train.py", "loss = objective(model(x), rel)", "AL301"),
 ]
 
+# The whole tree checked: the helper's file is among the checked ones, so the findings
+# are at the scrubs, where the fix is.
+EXPECTED_TREE = [
+    ("pkg/losses.py", "scores = torch.nan_to_num(scores", "AL301"),
+    ("pkg/losses.py", "s = s.clamp(-50.0", "AL302"),
+    ("pkg/losses.py", "return torch.nan_to_num(loss", "AL301"),
+]
 
-@pytest.mark.parametrize("only_train", [False, True], ids=["tree", "changed-file"])
-def test_scrubs_in_another_module_are_found_at_the_call(repo: Path, only_train: bool) -> None:
-    paths = ["pkg/train.py"] if only_train else None
-    found = check(repo, paths, codes=("AL301", "AL302"))
+
+def test_scrubs_in_another_checked_module_are_found_at_the_scrub(repo: Path) -> None:
+    found = check(repo, codes=("AL301", "AL302"))
+    expected = [(p, line_of(repo, p, text), code) for p, text, code in EXPECTED_TREE]
+    assert sorted(where(found), key=lambda f: f[1]) == sorted(expected, key=lambda f: f[1])
+    messages = {f.line: f.message for f in found}
+    soft = messages[line_of(repo, "pkg/losses.py", "scores = torch.nan_to_num(scores")]
+    caller = line_of(repo, "pkg/train.py", "ranks = soft_rank")
+    assert f"train_step (pkg/train.py:{caller}) passes to soft_rank" in soft
+    returned = messages[line_of(repo, "pkg/losses.py", "return torch.nan_to_num(loss")]
+    assert "the result of objective" in returned and "train_step2" in returned
+
+
+def test_scrubs_in_a_module_not_checked_are_found_at_the_call(repo: Path) -> None:
+    """Pre-commit passes only the changed file: the helper's file is not checked, so the
+    call is the only place a finding can go."""
+    found = check(repo, ["pkg/train.py"], codes=("AL301", "AL302"))
     expected = [(p, line_of(repo, p, text), code) for p, text, code in EXPECTED]
     assert sorted(where(found), key=lambda f: f[1]) == sorted(expected, key=lambda f: f[1])
     messages = {f.line: f.message for f in found}
@@ -91,6 +111,18 @@ def test_scrubs_in_another_module_are_found_at_the_call(repo: Path, only_train: 
     assert "soft_rank (pkg/losses.py:4)" in soft and "nan_to_num" in soft
     clamp = messages[line_of(repo, "pkg/train.py", "L.surrogate")]
     assert "surrogate (pkg/losses.py:9)" in clamp and "s.clamp(-50.0, 50.0)" in clamp
+
+
+def test_noqa_on_the_scrub_silences_both_places(repo: Path) -> None:
+    losses = repo / "pkg/losses.py"
+    text = losses.read_text().replace(
+        "scores = torch.nan_to_num(scores, nan=0.0)",
+        "scores = torch.nan_to_num(scores, nan=0.0)  # noqa: AL301",
+    )
+    losses.write_text(text)
+    for paths in (None, ["pkg/train.py"]):
+        found = check(repo, paths, codes=("AL301",))
+        assert all("soft_rank" not in f.message for f in found), found
 
 
 def test_the_helper_alone_is_silent(repo: Path) -> None:

@@ -6,8 +6,12 @@ cannot answer (its phase 2 decides findings *at a call* from the callee's summar
 * AL402: does the caller check the mask with a helper of the same module before the
   ``-inf`` fill (``self._check_rows(mask)``)? The finding depends on what a callee does.
 
-Both stay inside the module being checked: a plain name (``helper(...)``) or a method on
-``self`` / ``cls`` / the class itself (``self.attend(...)``). Other modules are the index's.
+Both look inside the module being checked: a plain name (``helper(...)``) or a method on
+``self`` / ``cls`` / the class itself (``self.attend(...)``). For AL401 the index adds the
+callers in other checked modules: a module-level helper with no caller in its own module
+records ``SCALED_BY_CALLER`` on its q/k parameters (at the softmax), a call of an imported
+helper that passes a scaled argument asks for it, and phase 2 (``attnlint.lint.resolve``)
+drops the helper's finding when such a call holds.
 """
 
 from __future__ import annotations
@@ -18,6 +22,26 @@ from functools import lru_cache
 import libcst as cst
 
 from attnlint.lint.walk import walk
+
+# Fact: this parameter of a module-level helper reaches an unscaled q-k softmax that no
+# caller in the helper's own module scales (recorded at the softmax).
+SCALED_BY_CALLER = "al401.unscaled"
+# Imported names that are never a project helper.
+_LIBRARIES = frozenset(
+    {"torch", "numpy", "math", "einops", "jax", "transformers", "timm", "lightning"}
+    | {"pytorch_lightning", "xformers", "flash_attn", "typing", "functools", "os", "scipy"}
+)
+
+
+def imported_helper(call: cst.Call, imports: dict[str, str]) -> bool:
+    """``call`` calls a name imported from elsewhere that may be a project module (the
+    head of its name is imported, and not from a known library)."""
+    func: cst.BaseExpression = call.func
+    while isinstance(func, cst.Attribute):
+        func = func.value
+    if not isinstance(func, cst.Name) or func.value not in imports:
+        return False
+    return imports[func.value].lstrip(".").partition(".")[0] not in _LIBRARIES
 
 
 @lru_cache(maxsize=8)

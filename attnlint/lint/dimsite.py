@@ -68,7 +68,7 @@ _SECTIONS = frozenset(
 
 @dataclass(slots=True)
 class _Function:
-    node: cst.FunctionDef
+    node: cst.FunctionDef | cst.Module  # the module: a script's (a notebook's) top level
     params: set[str]
     in_model: bool
     in_class: bool
@@ -107,6 +107,7 @@ class Sites:
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self._stack: list[_Function] = []
+        self._top = _Function(rule.context.module, set(), in_model=False, in_class=False)
         self._done: list[_Function] = []
         self._sites: list[_Site] = []
 
@@ -121,7 +122,7 @@ class Sites:
 
     @property
     def _current(self) -> _Function | None:
-        return self._stack[-1] if self._stack else None
+        return self._stack[-1] if self._stack else self._top
 
     # -- what the rule sees ------------------------------------------------------------
 
@@ -255,6 +256,23 @@ class Sites:
         if root is not None and root in current.params:
             current.reads.append((root, key))
 
+    def from_caller(self, value: cst.BaseExpression, key: str) -> bool:
+        """``Transformer(mcfg.input_dim, ...)`` in ``def build_model(mcfg)`` of a module
+        with no data in sight: the configuration is the caller's, and so is the check
+        (an ``INPUT`` fact on ``mcfg``; a caller handing it ``cfg.model`` is the site)."""
+        current = self._current
+        root = _root(value)
+        if current is None or root is None or root not in current.params:
+            return False
+        if self._sees_data():
+            return False
+        current.reads.append((root, key))
+        return True
+
+    def _sees_data(self) -> bool:
+        source = self.rule.context.source
+        return any(word in source for word in _DATA_WORDS)
+
     def handed(self, node: cst.Call) -> None:
         """``nn.Linear(stat_dim, ...)``: a parameter handed to a call sizes something."""
         current = self._current
@@ -295,11 +313,16 @@ class Sites:
 
     # -- the end of the module ---------------------------------------------------------
 
-    def finish(self, checked: set[str], configured: set[str], reported: set[int]) -> None:
+    def finish(
+        self, checked: set[str], data_checked: set[str], configured: set[str], reported: set[int]
+    ) -> None:
+        """``checked``: tokens of the module's comparisons with a shape or of an input-width
+        parameter; ``data_checked``: those with a shape only (an override is checked by its
+        own function's comparisons, ``_Function.compared``, or by the data's)."""
         index = self.rule.context.index
         for function in self._done:
             for param, key in function.overrides:
-                if param not in function.compared and key not in checked:
+                if param not in function.compared and key not in data_checked:
                     index.fact(function.node, OVERRIDE, param, key)
             for param in function.params:
                 used = param in function.kept
@@ -312,8 +335,7 @@ class Sites:
         # "Never compared with the data" needs data in sight: a module that builds a model
         # from a configuration but never sees a batch (a checkpoint converter) is not the
         # place for the check.
-        source = self.rule.context.source
-        sees_data = any(word in source for word in _DATA_WORDS)
+        sees_data = self._sees_data()
         for site in self._sites:
             if id(site.node) in reported or site.names & checked:
                 continue

@@ -4,7 +4,9 @@ Runs in the parent process after every file has been linted or read from the cac
 Nothing happens (not even reading the summaries cache) unless some file has a pending
 finding. Summaries come from this run's parses, then from the cache; a module that only
 an import reaches (pre-commit passes just the changed files) is read, hashed and looked
-up in the cache, and parsed on its own only when the cache does not have it.
+up in the cache, and parsed on its own only when the cache does not have it. An AL401
+finding in a helper that a caller in another checked module scales (``attend(q *
+self.scale, k, v)``) is dropped here.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attnlint.lint.cache import Cache, content_key
-from attnlint.lint.index import ModuleSummary, Pending
-from attnlint.lint.project import Project
+from attnlint.lint.callers import SCALED_BY_CALLER
+from attnlint.lint.index import ModuleSummary, Pending, position_of
+from attnlint.lint.project import Module, Project, _param_for
 
 if TYPE_CHECKING:
     from attnlint.lint.runner import FileResult, Job
@@ -36,16 +39,45 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
     loader = _Loader(job, cache, known)
     project = Project(roots=[job.per_file.root, cwd], load=loader, cwd=cwd)
     by_display = {r.display: r for r in results if r.error is None}
+    checked = set(known)
+    quiet: set[tuple[str, int, int]] = set()  # AL401 findings a caller elsewhere scales
     for result in results:
         pending = waiting.get(id(result))
         module = project.module(result.path) if pending else None
         if pending and module is not None:
+            # A finding placed in the helper needs the helper's file among the checked
+            # ones; otherwise its twin at the call (same position, next in the list) holds.
+            pending = [
+                p for p in pending if not p.at_callee or _placeable(project, module, p, checked)
+            ]
+            scaling = [p for p in pending if p.fact == SCALED_BY_CALLER]
+            pending = [p for p in pending if p.fact != SCALED_BY_CALLER]
+            quiet |= {(d.path, d.line, d.column) for d in project.decide(module, scaling)}
             taken = [(e["code"], e["line"], e["column"]) for e in result.entry if "when" not in e]
             for found in project.decide(module, pending, taken):
                 # A finding placed in the callee belongs to the callee's file, if checked.
                 owner = by_display.get(found.path)
                 if owner is not None:
                     owner.decided.append(found)
+    for path, line, column in quiet:
+        owner = by_display[path]  # placed only in checked files
+        # A new list: the cache may hold the old one.
+        owner.entry = [
+            e
+            for e in owner.entry
+            if "when" in e or (e["code"], e["line"], e["column"]) != ("AL401", line, column)
+        ]
+
+
+def _placeable(project: Project, module: Module, pending: Pending, checked: set[Path]) -> bool:
+    """The callee of ``pending`` is in a checked file and holds the fact itself, with a
+    position (a fact it only inherits from a function it calls lies elsewhere)."""
+    target = project.lookup(module, pending.callee, pending.scope, project.max_depth)
+    if target is None or target.module.path not in checked:
+        return False
+    param = _param_for(target, pending.slot)
+    found = target.function.facts.get(pending.fact, {}).get(param) if param else None
+    return found is not None and position_of(found)[0] is not None
 
 
 def _summary(data: Any) -> ModuleSummary | None:

@@ -5,9 +5,10 @@ comes back.
 In the helper, a scrub of a value derived from a parameter that reaches the return is a
 fact on that parameter (``index.fact``); a scrubbed return value is a fact on
 ``RETURN``. At the call, the rule asks the project index whether the callee has the
-fact (``report_if``). The finding points at the scrub when the helper is in the same
-module (that is the line a user changes) and at the call otherwise; either way it names
-the other end.
+fact (``report_if``). The finding points at the scrub (that is the line a user changes)
+when the helper is in the same module or in another checked file, and at the call when
+the helper's file is not checked (a finding belongs to a checked file); either way it
+names the other end.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ class HelperScrubs:
         scope = flow.scope
         assert isinstance(scope, cst.FunctionDef)
         for param in params:
-            self.rule.context.index.fact(scope, self.fact, param, detail)
+            # With its position: a caller in another checked module reports here.
+            self.rule.context.index.fact_at(scope, self.fact, param, node, detail)
         self.scrubs.setdefault(scope.name.value, []).append(_Scrub(node, params))
 
     def calls_in(
@@ -184,22 +186,23 @@ class HelperScrubs:
                     continue
                 done.add(id(scrub.node))
                 node = scrub.node
-                if item.slot == RETURN:
-                    message = (
-                        f"the result of {{callee}} is {self.what} here (`{{detail}}`), and "
-                        f"{item.caller} uses it as the loss: {self.why}"
-                    )
-                else:
-                    message = (
-                        f"the scores {item.caller} passes to {{callee}} are {self.what} here "
-                        f"(`{{detail}}`), and the loss is built from the result: {self.why}"
-                    )
+                message = self._inside(item.slot, item.caller)
             else:
                 key = (index.callee(item.call), item.slot)
                 if key in done:
                     continue
                 done.add(key)
                 node = item.node
+                # At the scrub when the helper's file is checked too (phase 2 keeps this
+                # one only then); the finding at the call below is for when it is not.
+                self.rule.report_if(
+                    node,
+                    item.call,
+                    item.slot,
+                    self.fact,
+                    self._inside(item.slot, "{caller}"),
+                    at_callee=True,
+                )
                 if item.slot == RETURN:
                     message = (
                         f"{{callee}} returns its result {self.what} (`{{detail}}`), and the "
@@ -213,6 +216,18 @@ class HelperScrubs:
             self.rule.report_if(node, item.call, item.slot, self.fact, message)
         self.scrubs.clear()
         self.calls.clear()
+
+    def _inside(self, slot: int | str, caller: str) -> str:
+        """The message of a finding at the scrub inside the helper."""
+        if slot == RETURN:
+            return (
+                f"the result of {{callee}} is {self.what} here (`{{detail}}`), and "
+                f"{caller} uses it as the loss: {self.why}"
+            )
+        return (
+            f"the scores {caller} passes to {{callee}} are {self.what} here "
+            f"(`{{detail}}`), and the loss is built from the result: {self.why}"
+        )
 
 
 def _param(summary: FunctionSummary, slot: int | str, through_attribute: bool) -> str | None:
@@ -254,7 +269,11 @@ class CallerSide:
 
     def visit_Assign(self, node: cst.Assign) -> None:
         value = node.value
-        if isinstance(value, cst.Call) and any(
+        if not isinstance(value, cst.Call):
+            return
+        # ``loss = torch.nan_to_num(loss)`` is the rule's own business, not a helper call.
+        callee = self.helpers.rule.context.index.callee(value) or ""
+        if not callee.startswith(_LIBRARIES) and any(
             is_candidate_call(value, t.target) for t in node.targets
         ):
             self._side.setdefault(self._scope_id(), []).append(value)

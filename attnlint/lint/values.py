@@ -8,10 +8,36 @@ from attnlint.lint.flow import ScopeFlow, Step, read_names
 from attnlint.lint.vocab import callee_last, contains, is_loss_call
 from attnlint.lint.walk import children
 
+# Objects whose ``.backward(loss)`` differentiates its argument (Accelerate, Fabric,
+# DeepSpeed engines, ``torch.autograd``); a tensor's ``.backward(gradient)`` does not.
+_BACKWARD_OWNERS = frozenset({"accelerator", "fabric", "engine", "model_engine", "autograd"})
+
 
 def is_backward(call: cst.Call) -> bool:
     """``x.backward()`` or ``scaler.scale(x)``: the value is what gets differentiated."""
-    return isinstance(call.func, cst.Attribute) and call.func.attr.value in ("backward", "scale")
+    return backward_value(call) is not None
+
+
+def backward_value(call: cst.Call) -> cst.BaseExpression | None:
+    """What ``call`` differentiates: the receiver of ``loss.backward()``, the argument of
+    ``scaler.scale(loss)``' receiver chain, of ``accelerator.backward(loss)`` /
+    ``fabric.backward(loss)`` / ``self.manual_backward(loss)``; None for other calls."""
+    func = call.func
+    if not isinstance(func, cst.Attribute):
+        return None
+    name = func.attr.value
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    if name == "manual_backward" and positional:
+        return positional[0]
+    if name == "backward" and positional:
+        owner = func.value
+        last = owner.attr.value if isinstance(owner, cst.Attribute) else None
+        last = owner.value if isinstance(owner, cst.Name) else last
+        if last is not None and last.lower() in _BACKWARD_OWNERS:
+            return positional[0]
+    if name in ("backward", "scale"):
+        return func.value
+    return None
 
 
 def feeds_loss(
@@ -25,7 +51,8 @@ def feeds_loss(
             continue
         if is_loss_call(call) and any(contains(arg, node) for arg in call.args):
             return True
-        if is_backward(call) and contains(call.func.value, node):  # type: ignore[attr-defined]
+        differentiated = backward_value(call)
+        if differentiated is not None and contains(differentiated, node):
             return True
     if loss_scope and isinstance(step.node, cst.Return):
         return True
@@ -33,7 +60,8 @@ def feeds_loss(
         for call in later.calls:
             if is_loss_call(call) and any(read_names(arg.value) & used for arg in call.args):
                 return True
-            if is_backward(call) and read_names(call.func.value) & used:  # type: ignore[attr-defined]
+            differentiated = backward_value(call)
+            if differentiated is not None and read_names(differentiated) & used:
                 return True
         if loss_scope and isinstance(later.node, cst.Return):
             return True

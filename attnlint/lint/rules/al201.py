@@ -123,6 +123,7 @@ class UncheckedInputDim(Rule):
         self._bound: dict[tuple[int, str], str] = {}  # (scope, name) -> configured key
         self._configured: dict[int, set[str]] = {0: set()}  # scope id (0: module) -> keys
         self._checked: set[str] = set()  # tokens of comparisons that involve a shape
+        self._data_checked: set[str] = set()  # ... of the data's shape, not a parameter
         self._local_models: set[str] = set()
         self._candidates: list[_Candidate] = []
         self._in_model: list[bool] = []
@@ -155,7 +156,12 @@ class UncheckedInputDim(Rule):
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         sites = self._sites
-        if has_shape(node) or sites.mentions_data(node) or sites.checks_input_param(node):
+        if has_shape(node) or sites.mentions_data(node):
+            self._checked |= self._sites.tokens(node)
+            self._data_checked |= self._sites.tokens(node)
+        elif sites.checks_input_param(node):
+            # ``stat_dim_override != stat_dim`` checks the configured width that function
+            # builds with; a neighbour that lets an override win is still unchecked.
             self._checked |= self._sites.tokens(node)
         self._sites.compared(node)
 
@@ -171,7 +177,9 @@ class UncheckedInputDim(Rule):
             if isinstance(target.target, cst.Name) and key is not None:
                 self._bound[(id(self._scopes[-1]), target.target.value)] = key
                 self._note_configured(key)
-            elif has_shape(node.value) and not isinstance(node.value, cst.Comparison):
+            elif not isinstance(node.value, cst.Comparison) and (
+                has_shape(node.value) or self._sites.mentions_data(node.value)
+            ):  # ``cfg["in_dim"] = x.shape[-1]``, or a name bound from it
                 self._check_override(target.target, node.value)
             self._sites.assigned(target.target, node.value)
 
@@ -199,6 +207,8 @@ class UncheckedInputDim(Rule):
             if keyword is None and not _is_model_call(self.context, node, local_models):
                 continue
             if keyword is not None and not _builds_model(self.context, node, local_models):
+                continue
+            if self._sites.from_caller(arg.value, found):
                 continue
             callee = self.context.code_for(node.func).strip()
             shown = self.context.code_for(arg.value).strip()
@@ -314,4 +324,4 @@ class UncheckedInputDim(Rule):
                 continue
             seen.add(id(candidate.node))
             self.report(candidate.node, candidate.message)
-        self._sites.finish(self._checked, self._configured[0], seen)
+        self._sites.finish(self._checked, self._data_checked, self._configured[0], seen)

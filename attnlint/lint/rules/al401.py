@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 import libcst as cst
 from pydantic import BaseModel
 
-from attnlint.lint.callers import bound_arguments, callers
+from attnlint.lint.callers import SCALED_BY_CALLER, bound_arguments, callers, imported_helper
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, bound_value, callee_last, scope_flow
 from attnlint.lint.helpers import call_arg, parameter_names
+from attnlint.lint.index import ANY_PARAM, call_slots
+from attnlint.lint.qkshapes import is_qk_einsum, unbinds_last_axis
 from attnlint.lint.rule import RuleContext, dotted_name
 
 _SCALING_METHODS = frozenset({"div", "div_", "mul", "mul_", "true_divide", "divide", "multiply"})
@@ -44,21 +46,29 @@ class UnscaledAttention(ScopedRule):
     code = "AL401"
     name = "unscaled-attention"
     summary = "softmax over q @ k^T with no 1/sqrt(d) (or other) scaling on the way"
-    triggers = ("softmax", "Softmax")
+    # The scale words: a module that scales q before calling a helper of another module.
+    triggers = ("softmax", "Softmax", "scal", "sqrt", "** -0.5", "**-0.5", "temperature")
 
     def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
         super().__init__(context, options)
         self._deferred: list[tuple[cst.Call, cst.FunctionDef, str | None, set[str]]] = []
+        self._outgoing: set[int] = set()  # calls of imported helpers (q and k, maybe)
 
     def visit_Call(self, node: cst.Call) -> None:
         if callee_last(node) in ("softmax", "Softmax") or (
             isinstance(node.func, cst.Call) and callee_last(node.func) == "Softmax"
         ):
             self.candidate(node)
+        elif len(node.args) >= 2 and imported_helper(node, self.context.index.summary.imports):
+            self._outgoing.add(id(node))
+            self.candidate(node)
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
         for call in nodes:
             assert isinstance(call, cst.Call)
+            if id(call) in self._outgoing:
+                self._scaled_arguments(flow, call)
+                continue
             step = flow.step_of(call)
             scores = self._softmax_input(call)
             if step is None or scores is None:
@@ -83,16 +93,34 @@ class UnscaledAttention(ScopedRule):
     def leave_Module(self, original_node: cst.Module) -> None:
         super().leave_Module(original_node)
         for call, function, class_name, params in self._deferred:
-            if not self._scaled_by_callers(original_node, function, class_name, params):
+            scaled = self._scaled_by_callers(original_node, function, class_name, params)
+            if scaled is None and class_name is None:
+                # No caller here: one in another checked module may scale (phase 2).
+                for param in params:
+                    self.context.index.fact_at(function, SCALED_BY_CALLER, param, call)
+            if not scaled:
                 self.report(call, _MESSAGE)
         self._deferred.clear()
 
+    def _scaled_arguments(self, flow: ScopeFlow, call: cst.Call) -> None:
+        """A call of an imported helper: each scaled argument silences the helper's
+        finding if the helper's softmax reads it as q or k (decided in phase 2)."""
+        step = flow.step_of(call)
+        if step is None:
+            return
+        for slot, value in call_slots(call):
+            operand = _Operand()
+            if slot != ANY_PARAM:
+                self._operand(flow, value, step.index, operand, 10)
+            if operand.scaled:
+                self.report_if(call, call, slot, SCALED_BY_CALLER, "", at_callee=True)
+
     def _scaled_by_callers(
         self, module: cst.Module, function: cst.FunctionDef, klass: str | None, params: set[str]
-    ) -> bool:
+    ) -> bool | None:
         """Every call of ``function`` in the module passes a scaled q or k (and there is
-        at least one): ``attend(q * self.scale, k, v)``."""
-        found = False
+        at least one): ``attend(q * self.scale, k, v)``. None: no call in the module."""
+        found: bool | None = None
         for caller, call in callers(module, function, klass):
             flow = scope_flow(caller)
             step = flow.step_of(call)
@@ -200,7 +228,7 @@ class UnscaledAttention(ScopedRule):
         if last == "baddbmm":
             operands = operands[1:]
         if last == "einsum":
-            if len(operands) == 3 and _is_qk_einsum(operands[0]):
+            if len(operands) == 3 and is_qk_einsum(operands[0]):
                 self._product(flow, call, operands[1], operands[2], at, walk, depth, True)
             return
         if len(operands) >= 2:
@@ -298,7 +326,7 @@ class UnscaledAttention(ScopedRule):
                     continue
                 value = bound_value(step, expr.value)
                 if value is not None and not isinstance(node, cst.For | cst.WithItem):
-                    if isinstance(node, cst.Assign) and _unbinds_last_axis(value):
+                    if isinstance(node, cst.Assign) and unbinds_last_axis(value):
                         found.scalar = True  # q, k, v = qkv.unbind(-1): one number each
                     self._operand(flow, value, step.index, found, depth - 1)
             if not flow.definitions(expr.value, at):
@@ -312,18 +340,6 @@ class _Operand:
     parameter: bool = False
     scalar: bool = False  # no feature axis: d = 1, nothing to scale by
     roots: set[str] = field(default_factory=set)  # the inputs it was computed from
-
-
-def _unbinds_last_axis(value: cst.BaseExpression) -> bool:
-    """``qkv.unbind(-1)`` / ``qkv.unbind(dim=-1)``: the parts have no feature axis."""
-    if not isinstance(value, cst.Call) or callee_last(value) != "unbind":
-        return False
-    dim = call_arg(value, "dim", 0 if isinstance(value.func, cst.Attribute) else 1)
-    return (
-        dim is not None
-        and isinstance(dim.value, cst.UnaryOperation)
-        and (isinstance(dim.value.expression, cst.Integer) and dim.value.expression.value == "1")
-    )
 
 
 def _scaling_call(call: cst.Call) -> bool:
@@ -363,18 +379,3 @@ def _is_self_attribute(expr: cst.BaseExpression) -> bool:
     while isinstance(expr, cst.Attribute):
         expr = expr.value
     return isinstance(expr, cst.Name) and expr.value == "self"
-
-
-def _is_qk_einsum(spec: cst.BaseExpression) -> bool:
-    """``"bhid,bhjd->bhij"``: both operands' last axis is contracted away."""
-    if not isinstance(spec, cst.SimpleString):
-        return False
-    text = spec.evaluated_value
-    if not isinstance(text, str) or "->" not in text:
-        return False
-    inputs, output = text.replace(" ", "").split("->", 1)
-    parts = inputs.split(",")
-    if len(parts) != 2 or not parts[0] or not parts[1]:
-        return False
-    a, b = parts
-    return a[-1] == b[-1] and a[-1] not in output and a[-1].isalpha()
