@@ -174,7 +174,10 @@ def test_workers_are_added_only_for_enough_files(tmp_path: Path, monkeypatch) ->
     monkeypatch.setattr(workers.Supervisor, "run", spy)
     _tree(tmp_path, {f"m{i}.py": "x = 1\n" for i in range(4)})
     run(Discovery(root=tmp_path).files([tmp_path]), _job(tmp_path), None, jobs=4, cwd=tmp_path)
-    assert used == [1]
+    assert used == []  # few plain files: linted in this process, no worker started
+    _tree(tmp_path, {"deep.py": "x = " + "-" * 1500 + "1\n"})
+    run(Discovery(root=tmp_path).files([tmp_path]), _job(tmp_path), None, jobs=4, cwd=tmp_path)
+    assert used == [1]  # the one file that is not plain goes to a worker
     _tree(tmp_path, {f"n{i}.py": "x = 1\n" for i in range(40)})
     run(Discovery(root=tmp_path).files([tmp_path]), _job(tmp_path), None, jobs=2, cwd=tmp_path)
     assert used == [1, 2]

@@ -1,17 +1,21 @@
-"""Many files through the engine: cache look-up, then worker processes for what is left.
+"""Many files through the engine: cache look-up, then the files that are left.
 
 The parent reads and hashes every file (that is all a warm run does); files missing from
 the cache are linted, fixed or diffed in supervised worker processes (one, or more when
-there are enough files to pay for them), never in the parent: a crash of libcst's native
-parser costs that one file (AL001), not the run. Workers get the enabled codes and option
-values, never rule objects, so the work item is a path and the answer is plain data.
+there are enough files to pay for them), so that a crash of libcst's native parser costs
+that one file (AL001), not the run. A run with few files to lint (pre-commit passes the
+changed ones) lints in the parent each file that ``attnlint.lint.isolation`` calls plain,
+saving the worker's start. Workers get the enabled codes and option values, never rule
+objects, so the work item is a path and the answer is plain data.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import re
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +31,7 @@ from attnlint.lint.cache import (
     to_entry,
 )
 from attnlint.lint.diagnostic import Diagnostic
+from attnlint.lint.isolation import IN_PROCESS_FILES, why_isolated
 from attnlint.lint.safeio import describe, read_regular
 
 Mode = Literal["check", "fix", "diff"]
@@ -169,8 +174,9 @@ def decode_tolerant(data: bytes) -> tuple[str, str, bool]:
         return data.decode(encoding, errors="replace"), encoding, True
 
 
-def process(item: tuple[Path, str]) -> FileResult:
-    """Lint (or fix, or diff) one file. Runs in a worker or in the parent."""
+def process(item: tuple[Path, str], data: bytes | None = None) -> FileResult:
+    """Lint (or fix, or diff) one file (``data``: its bytes, when already read). Runs in a
+    worker or, for a plain file, in the parent."""
     from attnlint.lint.engine import analyse
     from attnlint.lint.fixer import WriteError, apply_fixes, unified_diff, write_into
 
@@ -179,7 +185,7 @@ def process(item: tuple[Path, str]) -> FileResult:
     rules, options, job = _state
     result = FileResult(path, display)
     try:
-        data = read_regular(path)
+        data = read_regular(path) if data is None else data
         if path.suffix == ".ipynb":
             from attnlint.lint import notebook
 
@@ -266,6 +272,7 @@ def run(
         cache = Cache(cache_dir, config_key(job.codes, options, job.check_syntax))
     done: list[FileResult] = []
     todo: list[tuple[Path, str]] = []
+    read: dict[Path, bytes] = {}  # the bytes of the files left, while they are few
     cached = 0
     for path, display in items:
         if cache is None:
@@ -284,7 +291,9 @@ def run(
             cached += 1
         else:
             todo.append((path, display))
-    done.extend(_run_todo(todo, job, jobs))
+            if len(todo) < IN_PROCESS_FILES:
+                read[path] = data
+    done.extend(_run_todo(todo, job, jobs, read))
     if cache is not None:
         for result in done:
             if result.key is not None and result.error is None:
@@ -299,9 +308,42 @@ def run(
     return _collect(done, job, cached)
 
 
-def _run_todo(todo: list[tuple[Path, str]], job: Job, jobs: int | None) -> list[FileResult]:
+def _run_todo(
+    todo: list[tuple[Path, str]], job: Job, jobs: int | None, read: dict[Path, bytes]
+) -> list[FileResult]:
+    """Few files: the plain ones in this process, the others in a worker; many: workers."""
+    done: list[FileResult] = []
+    if len(todo) < IN_PROCESS_FILES:
+        isolated = []
+        for item in todo:
+            data = read.get(item[0])
+            if data is None:
+                with contextlib.suppress(OSError):  # process() reports it
+                    data = read_regular(item[0])
+            if data is not None and why_isolated(item[0], data) is not None:
+                isolated.append(item)
+            else:
+                done.append(_in_process(item, job, data))
+        todo = isolated
+    return done + _in_workers(todo, job, jobs)
+
+
+def _in_process(item: tuple[Path, str], job: Job, data: bytes | None) -> FileResult:
+    """``process`` in the parent, an exception being that file's answer as in a worker."""
+    if _state is None or _state[2] is not job:
+        _setup(job)
+    try:
+        return process(item, data)
+    except Exception as exc:
+        what = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return _internal_error(item, (what, traceback.format_exc()))
+
+
+def _in_workers(todo: list[tuple[Path, str]], job: Job, jobs: int | None) -> list[FileResult]:
     from attnlint.lint.workers import Supervisor
 
+    if not todo:
+        return []
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     workers = min(workers, max(1, len(todo) // MIN_FILES_PER_WORKER))
     chunk = max(1, min(32, len(todo) // (workers * 8)))
