@@ -3,8 +3,8 @@
 Observers never convert a tensor to a Python value. What they compute stays on the device
 as 0-d tensors in a ``StepCollector`` (per site, in execution order, plus step-wide
 scalars); ``read()`` stacks all of them and makes the step's one host sync. Between
-sampled steps, ``CheapFlags`` accumulates the cheap checks on the device (no sync) and
-is drained by the same read.
+sampled steps, ``cheap.CheapFlags`` keeps the cheap checks (no sync); the same read
+drains them.
 """
 
 from __future__ import annotations
@@ -102,26 +102,3 @@ def _stack(scalars: Sequence[Tensor], tail: Tensor | None) -> Tensor:
     if flat is None:
         return tail
     return torch.cat([flat, tail.to(flat.device)])
-
-
-class CheapFlags:
-    """Cheap checks between sampled steps: per check, how many calls were bad, as a device
-    tensor that only ever grows by an addition (no sync, and under torch.compile a graph
-    input of fixed shape, so the unsampled graph never changes)."""
-
-    NAMES = ("output", "scores", "relevance")
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.counts: dict[str, Tensor] = {}
-        self.reset()
-
-    def reset(self) -> None:
-        self.counts = {n: torch.zeros((), device=self.device) for n in self.NAMES}
-
-    def add(self, name: str, bad: Tensor) -> None:
-        """``bad``: a 0-d bool (or 0/1) tensor, one call."""
-        prev = self.counts[name]
-        if bad.device != prev.device:
-            prev = prev.to(bad.device)
-        self.counts[name] = prev + bad

@@ -129,23 +129,26 @@ class AttentionGuard:
 
     def check_scores(self, scores: Tensor, mask: Tensor | None = None) -> None:
         """finite_scores on ``scores`` (``mask``: True = a real item; padding is ignored)."""
+        ctx = self._ctx
+        if not ctx.sample_now:
+            if self.config.cheap_checks and not ctx.cheap.defer("scores", scores, mask):
+                with torch.no_grad():
+                    ctx.cheap.add("scores", batchstats.scores_bad(scores.detach(), mask))
+            return
         with torch.no_grad():
-            s = scores.detach()
-            if not self._ctx.sample_now:
-                if self.config.cheap_checks:
-                    self._ctx.cheap.add("scores", batchstats.scores_bad(s, mask))
-                return
-            self._ctx.collector.scalars.update(batchstats.score_stats(s, mask))
+            ctx.collector.scalars.update(batchstats.score_stats(scores.detach(), mask))
 
     def check_relevance(self, rel: Tensor, mask: Tensor | None = None) -> None:
         """relevance: each list (row of ``rel``) has >= 2 valid items whose relevance is
         not constant. ``mask``: True (or > 0) = a real item."""
+        ctx = self._ctx
+        if not ctx.sample_now:
+            if self.config.cheap_checks and not ctx.cheap.defer("relevance", rel, mask):
+                with torch.no_grad():
+                    ctx.cheap.add("relevance", batchstats.relevance_bad(rel, mask))
+            return
         with torch.no_grad():
-            if not self._ctx.sample_now:
-                if self.config.cheap_checks:
-                    self._ctx.cheap.add("relevance", batchstats.relevance_bad(rel, mask))
-                return
-            self._ctx.collector.scalars.update(batchstats.relevance_stats(rel, mask))
+            ctx.collector.scalars.update(batchstats.relevance_stats(rel, mask))
 
     def record_grad_norms(self, norms: Mapping[str, float] | None = None) -> Mapping[str, float]:
         """Gradient norms before clipping: ``{"total": .., "<top-level module>": ..}``.
@@ -172,22 +175,19 @@ class AttentionGuard:
         """Close the step: run the checks on a sampled step and return its report."""
         sampled = self.sampled
         diagnose = self._diagnose_next
+        value = float(loss) if isinstance(loss, int | float) else None
         if sampled:
-            report = StepReport(step=self._step, sampled=True)
+            report = StepReport(step=self._step, sampled=True, loss=value)
             if isinstance(loss, Tensor) and loss.numel() == 1:
                 self._ctx.collector.scalars["loss"] = loss.detach().float().reshape(())
-            elif isinstance(loss, int | float):
-                report.loss = float(loss)
             self._finish_sampled(report)
         else:
-            report = StepReport(step=self._step, sampled=False)
-            if isinstance(loss, int | float):
-                report.loss = float(loss)
+            report = StepReport(step=self._step, sampled=False, loss=value)
         report = self._distributed(report)
         self._plateau_update(report, diagnose)
         if sampled:
             self._write(report)
-        self._reset_step()
+        self._reset_step(sampled)
         if report.violations:
             self._handle(report.violations)
         return report
@@ -264,16 +264,19 @@ class AttentionGuard:
             grad_norms=report.grad_norms,
         )
 
-    def _reset_step(self) -> None:
-        ctx = self._ctx
-        if self.sampled:
-            ctx.cheap.reset()
+    def _reset_step(self, was_sampled: bool) -> None:
+        if was_sampled:
+            self._ctx.cheap.reset()
             self._cheap_since = self._step + 1
         self._forced = self._force_next
         self._force_next = False
         self._step += 1
-        self._grad_norms = {}
-        self._observers.new_step(sample=self.sampled)
+        if self._grad_norms:
+            self._grad_norms = {}
+        # between two unsampled steps nothing was collected: the step's state stays as is
+        sample = self.sampled
+        if was_sampled or sample:
+            self._observers.new_step(sample=sample)
 
     def _distributed(self, report: StepReport) -> StepReport:
         dist = torch.distributed

@@ -46,8 +46,7 @@ class Observers:
     ) -> None:
         self.ctx = ctx = Context(config, sites, model_device(model))
         blocks = {**found.decoder_layers, **found.residual_blocks}
-        hooked = [*found.mha.values(), *blocks.values()]
-        self.root = RootObserver(ctx, model, hooks=any(m is model for m in hooked))
+        self.root = RootObserver(ctx, model)
         self.mha = MHAObserver(ctx, found.mha)
         self.encoder = EncoderLayerObserver(ctx, found.encoder_layers)
         self.residual = ResidualObserver(ctx, blocks)

@@ -22,7 +22,8 @@ import torch
 from torch import Tensor
 
 from attnlint.guard import recompute, stats
-from attnlint.guard.collector import CheapFlags, StepCollector
+from attnlint.guard.cheap import CheapFlags
+from attnlint.guard.collector import StepCollector
 from attnlint.guard.config import GuardConfig
 from attnlint.guard.observe import Installed
 
@@ -84,7 +85,6 @@ class Context:
         # graph never depends on which object they are.
         # sampled-step work stashed inside compiled regions, computed when drained
         self.stash: dict[str, tuple[Callable[..., None], tuple]] = {}
-        self.pending: dict[int, Tensor] = {}  # block id -> its input (residual ratio)
 
     def defer(self, key: str, fn: Callable[..., None], *args: Any) -> None:
         self.stash[key] = (fn, args)
@@ -99,7 +99,6 @@ class Context:
     def new_step(self) -> None:
         self.collector = StepCollector()
         self.stash.clear()
-        self.pending.clear()
         self.capturing = False
 
     def store_attention(

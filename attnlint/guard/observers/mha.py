@@ -1,9 +1,11 @@
-"""Stock ``nn.MultiheadAttention``: hooks on its inputs and outputs.
+"""Stock ``nn.MultiheadAttention``: an instance-level ``forward`` wrapper.
 
-The pre-hook recomputes the per-head, pre-dropout probabilities from the call's own query
-and key (the module's weights may be skipped by the fused path and its returned weights
-are post-dropout); the post-hook tests the output and, for attention pooling (a single
-query per item), whether the pooled vectors vary across the batch.
+A wrapper rather than hooks: a module with hooks takes ``nn.Module``'s slower call path
+on every call, sampled or not, where an unsampled call of the wrapper costs one attribute
+test. Before the call the wrapper recomputes the per-head, pre-dropout probabilities from
+the call's own query and key (the module's weights may be skipped by the fused path and
+its returned weights are post-dropout); after it, it tests the output and, for attention
+pooling (a single query per item), whether the pooled vectors vary across the batch.
 """
 
 from __future__ import annotations
@@ -28,35 +30,28 @@ class MHAObserver:
 
     def install(self, installed: Installed) -> None:
         for path, mha in self.modules.items():
-            site = site_name(path)
-            installed.handles.append(
-                mha.register_forward_pre_hook(self._pre(site), with_kwargs=True)
-            )
-            installed.handles.append(mha.register_forward_hook(self._post(site)))
+            installed.wrap_forward(mha, self._around(site_name(path), mha))
 
-    def _pre(self, site: str) -> Any:
-        def hook(module: nn.MultiheadAttention, args: tuple, kwargs: dict) -> None:
-            if not self.ctx.capturing:
-                return
+    def _around(self, site: str, mha: nn.MultiheadAttention) -> Any:
+        ctx = self.ctx
+
+        def around(original: Any, args: tuple, kwargs: dict) -> Any:
+            if not ctx.capturing:
+                return original(*args, **kwargs)
             if compiling():
-                copies = snapshot(module, _PARAMS)
-                self.ctx.defer(f"{site}:in", self._deferred, site, module, copies, args, kwargs)
+                copies = snapshot(mha, _PARAMS)
+                ctx.defer(f"{site}:in", self._deferred, site, mha, copies, args, kwargs)
             else:
-                self.observe_inputs(site, module, args, kwargs)
-
-        return hook
-
-    def _post(self, site: str) -> Any:
-        def hook(module: nn.MultiheadAttention, args: tuple, output: Any) -> None:
-            if not self.ctx.capturing:
-                return
+                self.observe_inputs(site, mha, args, kwargs)
+            output = original(*args, **kwargs)
             out = output[0] if isinstance(output, tuple) else output
             if compiling():
-                self.ctx.defer(f"{site}:out", self.observe_output, site, module, out)
+                ctx.defer(f"{site}:out", self.observe_output, site, mha, out)
             else:
-                self.observe_output(site, module, out)
+                self.observe_output(site, mha, out)
+            return output
 
-        return hook
+        return around
 
     def _deferred(
         self, site: str, mha: nn.MultiheadAttention, copies: dict, args: tuple, kwargs: dict

@@ -23,34 +23,26 @@ class ResidualObserver:
         self.blocks = blocks
 
     def install(self, installed: Installed) -> None:
+        # a wrapper, not hooks: see ``observers.mha``
         for path, block in self.blocks.items():
-            installed.handles.append(block.register_forward_pre_hook(self._pre(block)))
-            installed.handles.append(block.register_forward_hook(self._post(path, block)))
+            installed.wrap_forward(block, self._around(path))
 
-    def _pre(self, block: nn.Module) -> Any:
-        key = id(block)
+    def _around(self, path: str) -> Any:
+        ctx = self.ctx
 
-        def hook(module: nn.Module, args: tuple) -> None:
-            if self.ctx.capturing and args and isinstance(args[0], Tensor):
-                self.ctx.pending[key] = args[0]
+        def around(original: Any, args: tuple, kwargs: dict) -> Any:
+            if not ctx.capturing:
+                return original(*args, **kwargs)
+            x = args[0] if args and isinstance(args[0], Tensor) else None
+            output = original(*args, **kwargs)
+            if x is not None and isinstance(output, Tensor) and ctx.capturing:
+                if compiling():
+                    ctx.defer(f"{path}:residual", self.observe, path, x, output)
+                else:
+                    self.observe(path, x, output)
+            return output
 
-        return hook
-
-    def _post(self, path: str, block: nn.Module) -> Any:
-        key = id(block)
-
-        def hook(module: nn.Module, args: tuple, output: Any) -> None:
-            if not self.ctx.capturing:
-                return
-            x = self.ctx.pending.pop(key, None)
-            if x is None or not isinstance(output, Tensor):
-                return
-            if compiling():
-                self.ctx.defer(f"{path}:residual", self.observe, path, x, output)
-            else:
-                self.observe(path, x, output)
-
-        return hook
+        return around
 
     def observe(self, path: str, x: Tensor, output: Tensor) -> None:
         rec = self.ctx.collector.site_recorded_in(path)

@@ -2,14 +2,13 @@
 
 The first forward of a sampled step starts the capture (its input statistics) and ends
 it when it returns (is any output NaN or +inf; do outputs vary across the batch). On
-other steps the only work is the cheap check: one reduction per output, accumulated on
-the device by ``CheapFlags`` (-inf is tolerated in outputs: masking padded scores with
+other steps the only work is the cheap check, kept for the next sampled step by
+``cheap.CheapFlags`` (-inf is tolerated in outputs: masking padded scores with
 -inf is an idiom; ``check_scores(scores, mask)`` is the strict test).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -17,46 +16,35 @@ import torch
 from torch import Tensor, nn
 
 from attnlint.guard import stats
+from attnlint.guard.cheap import output_bad
 from attnlint.guard.observe import Installed
 from attnlint.guard.observers.base import Context, compiling, first_float, tensors
 
 
-def bad_flag(outs: list[Tensor]) -> Tensor:
-    """0-d bool: NaN or +inf in any of ``outs``. ``amax`` propagates NaN, so one reduction
-    per tensor (no full-size temporaries) answers both."""
-    top = outs[0].amax() if len(outs) == 1 else torch.stack([t.amax().float() for t in outs]).amax()
-    return ~(top < math.inf)
-
-
 class RootObserver:
-    """Wraps the root's ``forward`` on the instance, outermost of all wrappers, so that
-    under torch.compile the capture logic and the model are traced as one frame (forward
-    hooks on the root would be traced as frames of their own: one more graph per step).
-    A root that carries site hooks itself (an attention module, a decoder layer) is
-    observed with hooks instead, the post-hook registered last, so that it closes the
-    capture after the site's own hook has run."""
+    """Wraps the root's ``forward`` on the instance, outermost of all wrappers (it is
+    installed last, also when the root is a site itself), so that under torch.compile the
+    capture logic and the model are traced as one frame (forward hooks on the root would
+    be traced as frames of their own: one more graph per step)."""
 
-    def __init__(self, ctx: Context, root: nn.Module, hooks: bool) -> None:
+    def __init__(self, ctx: Context, root: nn.Module) -> None:
         self.ctx = ctx
         self.root = root
-        self.hooks = hooks
         self.captured = False  # this step's capture is done (later forwards are not observed)
 
     def install(self, installed: Installed) -> None:
-        if self.hooks:
-            installed.handles.append(
-                self.root.register_forward_pre_hook(self.pre, with_kwargs=True)
-            )
+        """Nothing before the sites: the root's wrapper must be the outermost."""
 
     def install_last(self, installed: Installed) -> None:
-        if self.hooks:
-            installed.handles.append(
-                self.root.register_forward_hook(self.post, with_kwargs=True, always_call=True)
-            )
-        else:
-            installed.wrap_forward(self.root, self.around)
+        installed.wrap_forward(self.root, self.around)
 
     def around(self, original: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        ctx = self.ctx
+        if not ctx.sample_now and not ctx.capturing:  # most steps: the cheap check only
+            out = original(*args, **kwargs)
+            if not ctx.paused and ctx.config.cheap_checks:
+                self.cheap(out)
+            return out
         self.pre(self.root, args, kwargs)
         try:
             out = original(*args, **kwargs)
@@ -65,6 +53,15 @@ class RootObserver:
             raise
         self.post(self.root, args, kwargs, out)
         return out
+
+    def cheap(self, output: Any) -> None:
+        outs = [t for t in tensors(output) if t.is_floating_point() and t.numel()]
+        if not outs:
+            return
+        # one output, eager: kept for the sampled step's read (no op in this step)
+        if len(outs) == 1 and not compiling() and self.ctx.cheap.defer("output", outs[0]):
+            return
+        self.ctx.cheap.add("output", output_bad([t.detach() for t in outs]))
 
     def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         ctx = self.ctx
@@ -83,11 +80,8 @@ class RootObserver:
     def post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
         if not ctx.capturing:
-            if ctx.paused or not ctx.config.cheap_checks:
-                return
-            outs = [t for t in tensors(output) if t.is_floating_point() and t.numel()]
-            if outs:
-                ctx.cheap.add("output", bad_flag([t.detach() for t in outs]))
+            if not ctx.paused and ctx.config.cheap_checks:
+                self.cheap(output)
             return
         ctx.capturing = False
         self.captured = True
@@ -112,7 +106,7 @@ class RootObserver:
     def observe_output(self, outs: list[Tensor]) -> None:
         scalars = self.ctx.collector.scalars
         with self.ctx.quiet:
-            scalars["output_bad"] = bad_flag(outs).float()
+            scalars["output_bad"] = output_bad(outs).float()
             first = next((t for t in outs if t.dim() >= 1 and t.shape[0] >= 2), None)
             if first is not None:
                 # variance of each output element across the batch

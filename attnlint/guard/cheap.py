@@ -1,0 +1,150 @@
+"""The cheap checks of unsampled steps: is an output, a score or a relevance label bad.
+
+An unsampled step may not synchronise with the device, so a cheap check's answer waits
+for the next sampled step's read anyway. ``CheapFlags`` therefore does not compute it in
+the step: a call made outside a compiled region keeps a detached reference to its (small)
+tensors, and the pending calls of one check are answered together, stacked into one
+tensor, when the sampled step reads them or when ``CAP`` of them have gathered. A
+training step on a small model runs a few hundred ops; a cheap check computed in the step
+costs 3 to 11 of them per call, a deferred one none.
+
+Tensors above ``DEFER_NUMEL`` elements (a language model's logits) are reduced in the
+step instead, to one 0-d tensor, so that no large tensor outlives its step; so is every
+call inside a ``torch.compile`` region, where the running count is a graph input of fixed
+shape and the graph never changes. A tensor that the loop changes in place before the
+next sampled step is read as it is then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+CAP = 32  # pending calls per check before they are answered (bounds what is kept alive)
+DEFER_NUMEL = 1 << 16  # elements per call above which a call is reduced in the step
+
+# A pending call: its tensors (the mask None when there is none).
+Item = tuple[Tensor, Tensor | None]
+
+
+def output_bad(outs: Sequence[Tensor]) -> Tensor:
+    """0-d bool: NaN or +inf in any of ``outs`` (-inf is tolerated: masking padded scores
+    with -inf is an idiom). ``amax`` propagates NaN, so one reduction per tensor."""
+    one = len(outs) == 1
+    top = outs[0].amax() if one else torch.stack([t.amax().float() for t in outs]).amax()
+    return ~(top < math.inf)
+
+
+def _outputs(stacked: Tensor, _mask: Tensor | None) -> Tensor:
+    top = stacked.reshape(stacked.shape[0], -1).amax(1)
+    return ~(top < math.inf)
+
+
+def _scores(stacked: Tensor, mask: Tensor | None) -> Tensor:
+    bad = ~torch.isfinite(stacked)
+    if mask is not None:
+        bad = bad & (mask if mask.dtype == torch.bool else mask.bool())
+    return bad.reshape(bad.shape[0], -1).any(1)
+
+
+def _relevance(stacked: Tensor, mask: Tensor | None) -> Tensor:
+    # a list passes when its largest valid label exceeds its smallest: fewer than two valid
+    # items, constant labels and NaN labels all fail it
+    r = stacked.float()
+    if mask is None:
+        lo, hi = torch.aminmax(r, dim=-1)
+    else:
+        invalid = ~mask if mask.dtype == torch.bool else ~(mask > 0)
+        lo = r.masked_fill(invalid, math.inf).amin(-1)
+        hi = r.masked_fill(invalid, -math.inf).amax(-1)
+    return ~(hi > lo).reshape(r.shape[0], -1).all(1)
+
+
+# per check: per-call flags of stacked calls [calls, ...] -> 1-d bool [calls]
+_BATCHED: dict[str, Callable[[Tensor, Tensor | None], Tensor]] = {
+    "output": _outputs,
+    "scores": _scores,
+    "relevance": _relevance,
+}
+
+
+class CheapFlags:
+    """Per check, how many calls were bad, as a device tensor that only ever grows by an
+    addition (no sync); ``counts`` answers the pending calls first."""
+
+    NAMES = ("output", "scores", "relevance")
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._counts: dict[str, Tensor] = {}
+        self._pending: dict[str, list[Item]] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self._counts = {n: torch.zeros((), device=self.device) for n in self.NAMES}
+        self._pending = {n: [] for n in self.NAMES}
+
+    @property
+    def counts(self) -> dict[str, Tensor]:
+        for name in self.NAMES:
+            self._flush(name)
+        return self._counts
+
+    def add(self, name: str, bad: Tensor) -> None:
+        """``bad``: a 0-d bool (or 0/1) tensor, one call."""
+        prev = self._counts[name]
+        if bad.device != prev.device:
+            prev = prev.to(bad.device)
+        self._counts[name] = prev + bad
+
+    def defer(self, name: str, t: Tensor, mask: Tensor | None = None) -> bool:
+        """Keep one call of check ``name`` for later; False (nothing kept) when the call is
+        too large to keep, or has a mask of another shape: the caller then reduces it
+        now with ``add``."""
+        if t.numel() > DEFER_NUMEL or (mask is not None and mask.shape != t.shape):
+            return False
+        pending = self._pending[name]
+        pending.append((t.detach(), None if mask is None else mask.detach()))
+        if len(pending) >= CAP:
+            self._flush(name)
+        return True
+
+    def _flush(self, name: str) -> None:
+        pending = self._pending[name]
+        if not pending:
+            return
+        self._pending[name] = []
+        batched = _BATCHED[name]
+        for group in _groups(pending):
+            flags = batched(*_stack(group))
+            self.add(name, flags.sum())
+
+
+def _groups(items: list[Item]) -> list[list[Item]]:
+    """Calls that stack: the same shape, dtype and device, with masks alike."""
+    groups: dict[tuple, list[Item]] = {}
+    for t, m in items:
+        key = (
+            t.shape,
+            t.dtype,
+            t.device,
+            None if m is None else (m.shape, m.dtype),
+        )
+        groups.setdefault(key, []).append((t, m))
+    return list(groups.values())
+
+
+def _stack(group: list[Item]) -> tuple[Tensor, Tensor | None]:
+    t0, m0 = group[0]
+    if len(group) == 1:
+        stacked, mask = t0[None], None if m0 is None else m0[None]
+    else:
+        stacked = torch.stack([t for t, _ in group])
+        mask = None if m0 is None else torch.stack([m for _, m in group])  # type: ignore[misc]
+    if stacked.dim() == 2:  # one-dimensional calls: one list (relevance) or row each
+        stacked = stacked[:, None]
+        mask = None if mask is None else mask[:, None]
+    return stacked, mask
