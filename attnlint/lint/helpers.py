@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import libcst as cst
 
-from attnlint.lint.walk import children, walk
+from attnlint.lint.walk import TypeTable, child_list, subclass_table, walk
 
 
 def call_arg(call: cst.Call, keyword: str | None, position: int | None) -> cst.Arg | None:
@@ -33,7 +33,11 @@ def is_number_literal(node: cst.BaseExpression) -> bool:
 
 def names_in(node: cst.CSTNode) -> set[str]:
     """Every bare ``Name`` read or written anywhere inside ``node``."""
-    return {n.value for n in walk(node) if isinstance(n, cst.Name)}
+    is_name = _IS_NAME
+    return {n.value for n in walk(node) if is_name[type(n)]}  # type: ignore[attr-defined]
+
+
+_IS_NAME = subclass_table(cst.Name)
 
 
 def assigned_names(target: cst.BaseExpression) -> list[str]:
@@ -146,29 +150,51 @@ def read_names(node: cst.CSTNode) -> list[cst.Name]:
     def/class names and the plain-name targets of ``=`` are left out."""
     found: list[cst.Name] = []
     stack: list[cst.CSTNode] = [node]
+    special = _READ_SPECIAL
     while stack:
         current = stack.pop()
-        parts: list[cst.CSTNode | None]
-        if isinstance(current, cst.Name):
-            found.append(current)
+        which = special[type(current)]
+        if which is None:
+            parts: list[cst.CSTNode | None] = child_list(current)  # type: ignore[assignment]
+        elif which is cst.Name:
+            found.append(current)  # type: ignore[arg-type]
             continue
-        if isinstance(current, cst.Attribute | cst.Arg):
-            parts = [current.value]
-        elif isinstance(current, cst.Param):
-            parts = [current.default]
-        elif isinstance(current, cst.FunctionDef):
-            parts = [*current.decorators, current.params, current.body, current.returns]
-        elif isinstance(current, cst.ClassDef):
-            parts = [*current.decorators, *current.bases, *current.keywords, current.body]
-        elif isinstance(current, cst.AssignTarget) and isinstance(current.target, cst.Name):
-            parts = []
-        elif isinstance(current, cst.AnnAssign):
-            target = None if isinstance(current.target, cst.Name) else current.target
-            parts = [target, current.annotation, current.value]
         else:
-            parts = list(children(current))
-        stack.extend(part for part in reversed(parts) if part is not None)
+            parts = _read_parts(current, which)
+        parts.reverse()
+        stack.extend(part for part in parts if part is not None)
     return found
+
+
+# The node types ``read_names`` does not simply descend into, most specific first.
+_READ_KINDS = (
+    cst.Name,
+    cst.Attribute,
+    cst.Arg,
+    cst.Param,
+    cst.FunctionDef,
+    cst.ClassDef,
+    cst.AssignTarget,
+    cst.AnnAssign,
+)
+_READ_SPECIAL: TypeTable[type | None] = TypeTable(
+    lambda kind: next((k for k in _READ_KINDS if issubclass(kind, k)), None)
+)
+
+
+def _read_parts(current: Any, which: type) -> list[cst.CSTNode | None]:
+    if which is cst.Attribute or which is cst.Arg:
+        return [current.value]
+    if which is cst.Param:
+        return [current.default]
+    if which is cst.FunctionDef:
+        return [*current.decorators, current.params, current.body, current.returns]
+    if which is cst.ClassDef:
+        return [*current.decorators, *current.bases, *current.keywords, current.body]
+    if which is cst.AssignTarget:
+        return [] if isinstance(current.target, cst.Name) else child_list(current)  # type: ignore[return-value]
+    target = None if isinstance(current.target, cst.Name) else current.target  # AnnAssign
+    return [target, current.annotation, current.value]
 
 
 _T = TypeVar("_T")

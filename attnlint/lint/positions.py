@@ -15,6 +15,7 @@ import bisect
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from itertools import accumulate
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -25,39 +26,33 @@ _NULL = nullcontext()
 
 
 class _OffsetState(CodegenState):
-    """Codegen that tracks the character offset and the ranges of ``wanted`` nodes."""
+    """Codegen that records where the ``wanted`` nodes start and end, as token indices.
+
+    Token lengths are summed once at the end (``offsets``) rather than per token: the
+    ``add_token`` of the base class stays as it is, and a large file has a million tokens.
+    """
 
     def __init__(self, module: cst.Module, wanted: set[int]) -> None:
         super().__init__(
             default_indent=module.default_indent, default_newline=module.default_newline
         )
-        self.offset = 0
         self.wanted = wanted  # ids: nodes compare by identity
         self.starts: dict[int, int] = {}
         self.ranges: dict[int, tuple[int, int]] = {}
 
-    def add_indent_tokens(self) -> None:
-        self.tokens.extend(self.indent_tokens)
-        for token in self.indent_tokens:
-            self.offset += len(token)
-
-    def add_token(self, value: str) -> None:
-        self.tokens.append(value)
-        self.offset += len(value)
-
     def pop_trailing_newline(self) -> None:
         # Like PositionProvider: the position still counts the newline that is not written.
-        if self.tokens:
-            self.tokens.pop()
+        # The tokens are never joined, so the newline simply stays.
+        pass
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         if id(node) in self.wanted:
-            self.starts[id(node)] = self.offset
+            self.starts[id(node)] = len(self.tokens)
 
     def after_codegen(self, node: cst.CSTNode) -> None:
         key = id(node)
         if key in self.wanted and key not in self.ranges:
-            self.ranges[key] = (self.starts[key], self.offset)
+            self.ranges[key] = (self.starts[key], len(self.tokens))
 
     def record_syntactic_position(
         self,
@@ -78,11 +73,11 @@ class _OffsetState(CodegenState):
     def _record(
         self, node: cst.CSTNode, start_node: cst.CSTNode | None, end_node: cst.CSTNode | None
     ) -> Iterator[None]:
-        start = self.offset
+        start = len(self.tokens)
         try:
             yield
         finally:
-            end = self.offset
+            end = len(self.tokens)
             if start_node is not None:
                 start = self.ranges[id(start_node)][0]
             if end_node is not None:
@@ -97,6 +92,7 @@ def node_ranges(
     targets = list(nodes)
     state = _OffsetState(module, {id(node) for node in targets})
     module._codegen(state)
+    offsets = [0, *accumulate(map(len, state.tokens))]  # token index -> character offset
     line_starts = [0, *(m.end() for m in _NEWLINE.finditer(source))]
 
     def position(offset: int) -> CodePosition:
@@ -109,5 +105,5 @@ def node_ranges(
     for node in targets:
         found = state.ranges.get(id(node))
         if found is not None:
-            out[node] = CodeRange(position(found[0]), position(found[1]))
+            out[node] = CodeRange(position(offsets[found[0]]), position(offsets[found[1]]))
     return out

@@ -15,7 +15,7 @@ from functools import lru_cache
 import libcst as cst
 
 from attnlint.lint.helpers import assigned_names
-from attnlint.lint.walk import walk
+from attnlint.lint.walk import subclass_table, walk
 
 Scope = cst.Module | cst.FunctionDef
 
@@ -43,8 +43,10 @@ def _bindings(scope: Scope) -> tuple[frozenset[tuple[str, str]], frozenset[str]]
     here, their bodies elsewhere): imports as (local name, what it is), other names."""
     imports: set[tuple[str, str]] = set()
     other: set[str] = set()
+    binders = _BINDERS
     for node in walk(scope, _OWN_SCOPE):
-        if node is scope:
+        # Most nodes bind nothing: one table lookup skips them (see walk.TypeTable).
+        if node is scope or not binders[type(node)]:
             continue
         if isinstance(node, cst.ImportFrom) and isinstance(node.names, cst.ImportStar):
             other.add("*")
@@ -54,6 +56,24 @@ def _bindings(scope: Scope) -> tuple[frozenset[tuple[str, str]], frozenset[str]]
 
 
 _OWN_SCOPE = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.Import, cst.ImportFrom)
+# Every node type ``_imported`` or ``_bound`` has an answer for.
+_BINDERS = subclass_table(
+    cst.Import,
+    cst.ImportFrom,
+    cst.Param,
+    cst.FunctionDef,
+    cst.ClassDef,
+    cst.AssignTarget,
+    cst.AugAssign,
+    cst.AnnAssign,
+    cst.For,
+    cst.CompFor,
+    cst.NamedExpr,
+    cst.AsName,
+    cst.Global,
+    cst.Nonlocal,
+    cst.Del,
+)
 
 
 def rebound(name: str, scopes: Iterable[Scope]) -> bool:

@@ -13,6 +13,7 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
+from typing import TypeVar
 
 import libcst as cst
 
@@ -42,6 +43,8 @@ _TRIVIA_FIELDS = frozenset(
     }
 )
 
+_V = TypeVar("_V")
+
 # Where dataclass field order differs from source order in a way a rule could notice.
 _SOURCE_ORDER: dict[type[cst.CSTNode], tuple[str, ...]] = {
     cst.FunctionDef: ("decorators", "name", "params", "returns", "body"),
@@ -62,16 +65,58 @@ def _child_fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
     )
 
 
+class TypeTable(dict[type, _V]):
+    """``type -> answer``, each answer computed once per class by ``decide``.
+
+    libcst's node classes are ABCs: every ``isinstance`` against one that fails goes
+    through ``ABCMeta.__instancecheck__`` in Python, and the walks below would make
+    millions of those per large file. A dictionary hit on ``type(value)`` costs a hash.
+    """
+
+    def __init__(self, decide: Callable[[type], _V]) -> None:
+        super().__init__()
+        self._decide = decide
+
+    def __missing__(self, kind: type) -> _V:
+        answer = self[kind] = self._decide(kind)
+        return answer
+
+
+def subclass_table(*classes: type) -> TypeTable[bool]:
+    """``table[type(x)]`` is ``isinstance(x, classes)``, at the price of a dict lookup."""
+    return TypeTable(lambda kind: issubclass(kind, classes))
+
+
+_NODE, _MANY = 1, 2
+# What a field's value is: a node, a tuple or list (of nodes, maybe), or neither.
+_KIND: TypeTable[int] = TypeTable(
+    lambda kind: (
+        _NODE if issubclass(kind, cst.CSTNode) else _MANY if issubclass(kind, tuple | list) else 0
+    )
+)
+_FIELDS: TypeTable[tuple[str, ...]] = TypeTable(_child_fields)
+
+
+def child_list(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The non-trivia child nodes of ``node``, in source order, as a list."""
+    out: list[cst.CSTNode] = []
+    kind_of = _KIND
+    for name in _FIELDS[type(node)]:
+        value = getattr(node, name)
+        kind = kind_of[type(value)]
+        if kind == _NODE:
+            out.append(value)
+        elif kind == _MANY:
+            out.extend(item for item in value if kind_of[type(item)] == _NODE)
+    return out
+
+
 def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """The non-trivia child nodes of ``node``, in source order."""
-    for name in _child_fields(type(node)):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, tuple | list):
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
+    return iter(child_list(node))
+
+
+_PRUNE: dict[tuple[type[cst.CSTNode], ...], TypeTable[bool]] = {}
 
 
 def walk(node: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterator[cst.CSTNode]:
@@ -79,12 +124,19 @@ def walk(node: cst.CSTNode, prune: tuple[type[cst.CSTNode], ...] = ()) -> Iterat
 
     Nodes of a ``prune`` type (other than ``node`` itself) are yielded but not entered.
     """
-    stack = [node]
+    pruned = _PRUNE.get(prune)
+    if pruned is None:
+        pruned = _PRUNE[prune] = subclass_table(*prune)
+    yield node
+    stack = child_list(node)
+    stack.reverse()
     while stack:
         current = stack.pop()
         yield current
-        if current is node or not isinstance(current, prune):
-            stack.extend(reversed(list(children(current))))
+        if not pruned[type(current)]:
+            below = child_list(current)
+            below.reverse()
+            stack.extend(below)
 
 
 _Hook = Callable[[cst.CSTNode], object]
@@ -121,17 +173,29 @@ def visit_batched(root: cst.CSTNode, visitors: Iterable[cst.BatchableCSTVisitor]
         for name in _hook_names(type(visitor)):
             kind, _, node_name = name.partition("_")
             (enter if kind == "visit" else leave)[node_name].append(getattr(visitor, name))
-    enter_get, leave_get = enter.get, leave.get
-    # Each stack entry is (node, entering?): leave hooks run after the subtree.
-    stack: list[tuple[cst.CSTNode, bool]] = [(root, True)]
+    plans: TypeTable[tuple[tuple[_Hook, ...], tuple[_Hook, ...]]] = TypeTable(
+        lambda kind: (tuple(enter.get(kind.__name__, ())), tuple(leave.get(kind.__name__, ())))
+    )
+    # A node with leave hooks is pushed again under a marker: they run after its subtree.
+    # Plain entries (no tuples) keep the loop cheap for the many nodes no rule looks at.
+    leaving = _LEAVING
+    stack: list[object] = [root]
     while stack:
-        node, entering = stack.pop()
-        name = type(node).__name__
-        if not entering:
-            for hook in leave_get(name, ()):
-                hook(node)
+        node = stack.pop()
+        if node is leaving:
+            node = stack.pop()
+            for hook in plans[type(node)][1]:
+                hook(node)  # type: ignore[arg-type]
             continue
-        for hook in enter_get(name, ()):
-            hook(node)
-        stack.append((node, False))
-        stack.extend((child, True) for child in reversed(list(children(node))))
+        on_enter, on_leave = plans[type(node)]
+        for hook in on_enter:
+            hook(node)  # type: ignore[arg-type]
+        if on_leave:
+            stack.append(node)
+            stack.append(leaving)
+        below = child_list(node)  # type: ignore[arg-type]
+        below.reverse()
+        stack.extend(below)
+
+
+_LEAVING = object()
