@@ -24,8 +24,7 @@ def scores_bad(s: Tensor, mask: Tensor | None) -> Tensor:
 
 
 def score_stats(s: Tensor, mask: Tensor | None) -> dict[str, Tensor]:
-    valid = torch.ones_like(s, dtype=torch.bool) if mask is None else mask.bool()
-    return stats.score_stats(s, valid)
+    return stats.score_stats(s, None if mask is None else mask.bool())
 
 
 def _lists(rel: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:
@@ -54,21 +53,37 @@ def relevance_bad(rel: Tensor, mask: Tensor | None) -> Tensor:
 
 def relevance_stats(rel: Tensor, mask: Tensor | None) -> dict[str, Tensor]:
     r, mask = _lists(rel, mask)
-    valid = torch.ones_like(r, dtype=torch.bool) if mask is None else mask > 0
-    lo, hi = _extremes(r, valid)
-    n = valid.sum(-1)
-    degenerate = (n < 2) | ~(hi > lo)
-    cnt = valid.sum().clamp_min(1)
-    mean = torch.where(valid, r, 0).sum() / cnt
-    nf = n.float()
+    dev = r.device
+    if mask is None:  # every item: the list lengths are the shape's
+        lo, hi = torch.aminmax(r, dim=-1)
+        n_items = r.shape[-1]
+        length = torch.full((), float(n_items), device=dev)
+        len_min = len_max = len_mean = length
+        cnt = r.numel()
+        mean = r.sum() / max(cnt, 1)
+        centred = r - mean
+        std = torch.linalg.vector_norm(centred) / math.sqrt(max(cnt, 1))
+    else:
+        out = ~(mask > 0)
+        lo = r.masked_fill(out, math.inf).amin(-1)
+        hi = r.masked_fill(out, -math.inf).amax(-1)
+        nf = (~out).sum(-1, dtype=r.dtype)
+        len_min, len_max = torch.aminmax(nf)
+        len_mean = nf.mean()
+        cnt_t = nf.sum().clamp_min(1)
+        mean = r.masked_fill(out, 0.0).sum() / cnt_t
+        centred = (r - mean).masked_fill_(out, 0.0)
+        std = torch.linalg.vector_norm(centred) / cnt_t.sqrt()
+    # fewer than 2 valid items gives max <= min, so ~(max > min) says it all (NaN too)
+    degenerate = ~(hi > lo)
     return {
-        "list_count": torch.full((), float(r.shape[0]), device=r.device),
-        "list_len_min": nf.amin(),
-        "list_len_max": nf.amax(),
-        "list_len_mean": nf.mean(),
+        "list_count": torch.full((), float(r.shape[0]), device=dev),
+        "list_len_min": len_min,
+        "list_len_max": len_max,
+        "list_len_mean": len_mean,
         "rel_min": lo.amin(),
         "rel_max": hi.amax(),
         "rel_mean": mean,
-        "rel_std": (torch.where(valid, r - mean, 0) ** 2).sum().div(cnt).sqrt(),
+        "rel_std": std,
         "degenerate_list_share": degenerate.float().mean(),
     }

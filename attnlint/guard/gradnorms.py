@@ -71,28 +71,33 @@ class GradGroups:
         groups: list[int] = []
         for g, p in self.params:
             if p.grad is not None:
-                grads.append(p.grad.detach())
+                grads.append(p.grad)  # read under no_grad below: no detach needed
                 groups.append(g)
         if not grads:
             return None
         dev = grads[0].device
-        if any(t.device != dev for t in grads):
-            per = [t.float().norm().to(dev) for t in grads]
-        else:
-            per = list(torch._foreach_norm(grads, 2, dtype=torch.float32))
-        squares = torch.stack(per).square()
-        index, present = self._group_index(tuple(groups), dev)
-        by_group = torch.zeros(len(present), device=dev).index_add_(0, index, squares)
-        values = torch.cat([squares.sum().reshape(1), by_group]).sqrt()
+        with torch.no_grad():
+            if any(t.device != dev for t in grads):
+                per = [t.float().norm().to(dev) for t in grads]
+            else:
+                per = list(torch._foreach_norm(grads, 2, dtype=torch.float32))
+            members, present = self._membership(tuple(groups), dev)
+            # the total and every group's sum of squares in one product with the 0/1 rows
+            values = (members @ torch.stack(per).square_()).sqrt_()
         return GradNormTensors(["total", *(self.names[g] for g in present)], values)
 
-    def _group_index(self, groups: tuple[int, ...], dev: torch.device) -> tuple[Tensor, list[int]]:
-        """Which group each gradient adds to; kept while the same gradients are present."""
+    def _membership(self, groups: tuple[int, ...], dev: torch.device) -> tuple[Tensor, list[int]]:
+        """[1 + groups, gradients] 0/1: a row of ones (the total), then which gradients each
+        present group holds; kept while the same gradients are present."""
         cached = self._index
         if cached is not None and cached[0] == groups and cached[1] == dev:
             return cached[2], cached[3]
         present = sorted(set(groups))
         slot = {g: i for i, g in enumerate(present)}
-        index = torch.tensor([slot[g] for g in groups], device=dev)
-        self._index = (groups, dev, index, present)
-        return index, present
+        members = torch.zeros(1 + len(present), len(groups))
+        members[0] = 1.0
+        for j, g in enumerate(groups):
+            members[1 + slot[g], j] = 1.0
+        members = members.to(dev)
+        self._index = (groups, dev, members, present)
+        return members, present

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 @dataclass
 class Attention:
     probs: Tensor  # [B, H, Lq, Lk]
-    valid: Tensor  # bool, broadcastable to probs: keys a row may attend to
+    valid: Tensor | None  # bool, broadcastable to probs: keys a row may attend to; None: all
     logits: Tensor | None  # scaled QK^T without mask additions
     query_valid: Tensor | None = None  # [B, Lq] real (non-padding) queries
     key_input: Tensor | None = None  # [B, Lk, E] what the keys were computed from
@@ -136,11 +136,7 @@ def mha(
     invalid = hard
     if soft is not None:
         invalid = soft if invalid is None else invalid | soft
-    valid = (
-        torch.ones((1, 1, 1, S + extra), dtype=torch.bool, device=q.device)
-        if invalid is None
-        else ~invalid
-    )
+    valid = None if invalid is None else ~invalid
     key_valid = None
     if key_padding_mask is not None:
         key_valid = ~(
@@ -218,9 +214,7 @@ def sdpa(
     if invalid is not None:
         scores = scores.masked_fill(invalid, float("-inf"))
     probs = torch.softmax(scores, dim=-1)
-    valid = (
-        torch.ones((1, 1, 1, S), dtype=torch.bool, device=q.device) if invalid is None else ~invalid
-    )
+    valid = None if invalid is None else ~invalid
     key_in = k.transpose(1, 2).reshape(k.shape[0], S, -1)
     return Attention(probs, valid, logits, None, key_in, None)
 

@@ -1,0 +1,352 @@
+"""The statistics of one attention site's probabilities, in few torch operations.
+
+On a small site nearly all of the cost is the fixed cost of each torch call (a few
+microseconds on CPU), not the arithmetic, so this module is written for the number of
+calls: per-row quantities are stacked and reduced with one matrix product against the 0/1
+row weights, the answers the shapes already give are not computed (every key valid when
+the site has no mask, a top-10 over at most 10 keys is the row's mass), and the 0-d
+results are views of one vector. Nothing here reads a value on the host, and nothing
+writes to a tensor the caller passed in: in-place operations touch only tensors made here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+_TINY = 1e-30
+
+
+def _rows(x: Tensor, stride: int) -> Tensor:
+    """Every ``stride``-th row of ``x`` flattened to rows of its last dim ([N, Lk])."""
+    flat = x.reshape(-1, x.shape[-1])
+    return flat[::stride] if stride > 1 else flat
+
+
+def _stride(n_rows: int, budget: int | None, lq: int) -> int:
+    """Stride over the flattened rows for at most ``budget`` of them. Below ``lq`` it takes
+    the same even grid of query positions in every batch item and head; from ``lq / 4`` up
+    that grid would hold at most four positions, so the stride is made prime to ``lq`` and
+    the rows taken cycle through every query position instead."""
+    if budget is None or n_rows <= budget:
+        return 1
+    stride = math.ceil(n_rows / budget)
+    while 4 * stride >= lq and math.gcd(stride, lq) != 1:
+        stride += 1
+    return stride
+
+
+def _as4(m: Tensor) -> Tensor:
+    return m.reshape((1,) * (4 - m.dim()) + tuple(m.shape)) if m.dim() < 4 else m
+
+
+def _nan_unless(x: Tensor, mean: Tensor) -> Tensor:
+    """``x``, or NaN where ``mean`` is NaN (a mean over no rows): ``x + 0 * mean`` is exactly
+    ``x`` for a finite mean, one operation where a ``where`` with a constant takes two."""
+    return x + mean * 0
+
+
+def _key_sums(w: Tensor, vf: Tensor) -> Tensor:
+    """sum over batch and query of ``w[b, h, c, q] * vf[b, h, q, k]`` -> [H, C, Lk], with
+    ``vf`` (a 0/1 key mask) in its own broadcast shape: never expanded to full size."""
+    if vf.shape[-2] == 1:  # the same keys for every query
+        return (w.sum(-1, keepdim=True) * vf).sum(0)
+    if vf.shape[0] == 1:
+        w = w.sum(0, keepdim=True)
+    if vf.shape[1] == 1:  # one mask for all heads: one (batched) matmul over H * C rows
+        b, h, c, lq = w.shape
+        return (w.reshape(b, h * c, lq) @ vf[:, 0]).reshape(b, h, c, -1).sum(0)
+    return (w @ vf).sum(0)
+
+
+def attention_stats(
+    probs: Tensor,
+    valid: Tensor | None,
+    query_valid: Tensor | None = None,
+    logits: Tensor | None = None,
+    saturation_threshold: float = 10.0,
+    row_budget: int | None = 2048,
+    materialised: bool = False,
+    topk_budget: int | None = 128,
+) -> dict[str, Tensor]:
+    """Statistics of probabilities ``probs`` [B, H, Lq, Lk].
+
+    ``valid`` (bool, broadcastable to ``probs``) marks keys a row may attend to; None: every
+    key of every row. ``query_valid`` [B, Lq] marks rows that are real queries (padding
+    queries are ignored); ``logits`` [B, H, Lq, Lk] are the scaled pre-softmax scores,
+    without mask additions.
+
+    Exact, over every row: NaN and masked rows, mass, max row weight, uniform gap, the
+    column and sink statistics, the largest logit, and the top-k masses whose k covers every
+    key of a row (``top50`` up to 50 keys, ``top10`` up to 10, ``top5`` up to 5: the row's
+    mass). Entropy, effective rank and the logits' mean, std and saturation use every row
+    when the site has at most ``row_budget`` rows (query rows of every batch item and head),
+    otherwise an even stride of them; the other top-k masses the same with the smaller
+    ``topk_budget`` (a selection per row costs far more than a reduction). An even stride of
+    rows is an unbiased estimate of the same mean at a cost bounded per site.
+    ``row_budget=None``: every statistic on every row.
+
+    ``materialised``: ``probs`` are the model's own probabilities (a hand-written softmax),
+    so a row with no valid key is NaN only if the model's row is; recomputed probabilities
+    use -inf for masked keys, and whether the model's own row was NaN shows in the site's
+    output instead (``finite_scores``). Such rows are counted as ``masked_rows``.
+    """
+    p = probs.float()
+    B, H, Lq, Lk = p.shape
+    n = B * H * Lq
+    dev, dt = p.device, p.dtype
+    if valid is None and Lk < 2:  # one key: the general path knows no row has an entropy
+        valid = torch.ones((1, 1, 1, Lk), dtype=torch.bool, device=dev)
+
+    # Full-size passes: (mask product,) sum, nan_to_num, amax, three for the entropy, the
+    # sampled top-k, one matmul, and six for the logits; the rest works on per-row sums.
+    if valid is None:
+        vf = nv = None
+        row_sum = p.sum(-1)
+        pz = p.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)  # a copy: ours to change
+        fin = torch.isfinite(row_sum)
+    else:
+        vf = _as4(valid).to(dt)  # stays in its broadcast shape
+        nv = vf.sum(-1)  # keys per row, [B or 1, H or 1, Lq or 1]
+        # a product, not a where: for probabilities a non-finite masked key only occurs on a
+        # row that is non-finite (or has no valid key) anyway, and the product is cheaper
+        pz = p * vf
+        row_sum = pz.sum(-1)
+        # the model's own rows: a finite fill (-1e9, finfo.min) keeps a fully masked row
+        # finite, so it is not a NaN event; bounded values: the sum is finite iff all are
+        fin = torch.isfinite(p.sum(-1) if materialised else row_sum)
+        pz.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+    mass = row_sum.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+    row_max = pz.amax(-1)
+    qv = None if query_valid is None else query_valid[:, None, :].to(torch.bool)
+
+    # 0/1 row weights: good = a real query with a valid key and finite probabilities;
+    # ent = good with at least two valid keys (one key has no entropy to speak of)
+    if nv is None:
+        good_b = fin if qv is None else fin & qv
+        wb = good_b[..., None]  # [B, H, Lq, 1]: good and ent are the same rows
+        ent_col = 0
+    else:
+        # nv >= 1 and nv >= 2 at once, against arange's [1, 2]
+        wb = fin[..., None] & (nv[..., None] >= torch.arange(1, 3, device=dev, dtype=dt))
+        if qv is not None:
+            wb = wb & qv[..., None]
+        good_b = wb[..., 0]
+        ent_col = 1
+    wf = wb.to(dt)
+    ent_f = wf[..., ent_col]
+    wflat = wf.reshape(n, -1)
+    counts = wflat.sum(0)  # rows per weight column
+    # exact means: [row_max, mass] x weight columns in one product
+    means = ((torch.stack([row_max, mass]).reshape(2, n) @ wflat) / counts).flatten().unbind()
+    cols = wflat.shape[1]
+    row_max_ent, mass_good, mass_ent = means[ent_col], means[cols], means[cols + ent_col]
+    pieces: dict[str, Tensor] = {
+        "max_row_weight": row_max_ent,
+        "mass": mass_good,
+        "mass_min": torch.where(good_b, mass, math.inf).amin(),
+    }
+    pieces.update(_row_counts(n, fin, nv, qv, materialised, dev, dt, Lk))
+
+    # sampled rows: entropy, normalised entropy, effective rank (and the top-k masses when
+    # they have the same rows); -sum p log p in place on one buffer (the clamp only changes
+    # p = 0, where p log p = 0)
+    stride = _stride(n, row_budget, Lq)
+    k_budget = None if row_budget is None else min(row_budget, topk_budget or row_budget)
+    k_stride = _stride(n, k_budget, Lq)
+    ps = _rows(pz, stride)
+    ent = ps.clamp_min(torch.finfo(dt).tiny).log_().mul_(ps).sum(-1).neg_()
+    per_row = [ent, ent.exp()]
+    if nv is not None:
+        log_nv = nv.clamp_min(2).log_().expand(B, H, Lq).reshape(-1)
+        per_row.append(ent / (log_nv[::stride] if stride > 1 else log_nv))
+    tops, top_names = _top_columns(pz, Lk, k_stride)
+    w = ent_f.reshape(-1)[::stride] if stride > 1 else ent_f.reshape(-1)
+    top_means: tuple[Tensor, ...] = ()
+    if tops is not None and k_stride == stride:
+        rowq = torch.cat([torch.stack(per_row), tops.T])
+        sampled = ((rowq @ w) / w.sum()).unbind()
+        top_means = sampled[len(per_row) :]
+    else:
+        sampled = ((torch.stack(per_row) @ w) / w.sum()).unbind()
+        if tops is not None:
+            wk = ent_f.reshape(-1)[::k_stride]
+            top_means = ((tops.T @ wk) / wk.sum()).unbind()
+    pieces["entropy"], pieces["effective_rank"] = sampled[0], sampled[1]
+    pieces["normalized_entropy"] = sampled[2] if nv is not None else sampled[0] / math.log(Lk)
+    for i, name in enumerate(top_names):
+        pieces[name] = top_means[i]
+    for name, limit in (("top5", 5), ("top10", 10), ("top50", 50)):
+        if Lk <= limit:
+            pieces[name] = mass_ent  # every key of a row: its mass, over every row
+
+    # exact uniformity: every row's largest weight is its mass / n_valid (within rounding)
+    ratio = row_max * (Lk if nv is None else nv) / mass.clamp_min(_TINY)
+    gap = ratio.sub_(1).abs_().mul_(ent_f).amax()  # >= 0, so rows weighted 0 never win
+    pieces["uniform_gap"] = _nan_unless(gap, row_max_ent)
+
+    # what each key received from the good rows (columns) and the entropy rows (sinks)
+    got = wf.transpose(-1, -2) @ pz  # [B, H, 1 or 2, Lk]
+    pieces.update(_column_stats(got[..., 0, :]))
+    pieces.update(_sink_stats(got[..., ent_col, :].sum(0), vf, ent_f, nv, row_max_ent))
+    if logits is not None:
+        pieces.update(
+            _logit_stats(
+                logits.float(), valid, nv, wf[..., 0], mass_good, saturation_threshold, stride
+            )
+        )
+    return pieces
+
+
+def _row_counts(
+    n: int,
+    fin: Tensor,
+    nv: Tensor | None,
+    qv: Tensor | None,
+    materialised: bool,
+    dev: torch.device,
+    dt: torch.dtype,
+    lk: int,
+) -> dict[str, Tensor]:
+    """``nan_rows`` (real queries with non-finite probabilities: with a valid key, unless
+    the probabilities are the model's own), ``masked_rows`` (rows with no valid key, among
+    every row; of the model's own, the finite ones) and ``n_valid`` (mean keys per real
+    query)."""
+    rows_all = qv is None
+    if nv is None:  # every key valid: no masked row, Lk keys per row
+        bad = ~fin if rows_all else ~fin & qv
+        zero_lk = torch.arange(0, lk + 1, lk, device=dev, dtype=dt).unbind()  # [0, Lk]
+        # NaN, not Lk, without a real query
+        n_valid = zero_lk[1] if rows_all else qv.sum() * lk / qv.sum()
+        return {"nan_rows": bad.sum().to(dt), "masked_rows": zero_lk[0], "n_valid": n_valid}
+    no_key = nv == 0
+    if materialised:
+        bad = ~fin
+        masked = (no_key & fin).sum()
+    else:
+        bad = ~fin & ~no_key
+        # no_key in its broadcast shape: each of its values stands for n / numel rows
+        masked = no_key.sum() * (n // no_key.numel())
+    if not rows_all:
+        bad = bad & qv
+        # over the real queries of every head: nv * qv has every query, and 1 or H heads
+        prod = nv * qv
+        n_valid = prod.sum() / (qv.sum() * prod.shape[1])
+    else:
+        n_valid = nv.mean()  # the mean over the broadcast shape is the mean over all rows
+    return {"nan_rows": bad.sum().to(dt), "masked_rows": masked.to(dt), "n_valid": n_valid}
+
+
+def _top_columns(pz: Tensor, lk: int, stride: int) -> tuple[Tensor | None, list[str]]:
+    """Per sampled row, the top-5 / 10 / 50 masses that do not cover the whole row
+    ([rows, k] and their names); those that do are the row's mass, taken exactly."""
+    if lk <= 5:
+        return None, []
+    pk = _rows(pz, stride)
+    if lk <= 10:
+        return pk.topk(5, dim=-1, sorted=False).values.sum(-1, keepdim=True), ["top5"]
+    head = pk.topk(10, dim=-1, sorted=True).values.cumsum(-1)[:, 4::5]  # top5, top10
+    if lk <= 50:
+        return head, ["top5", "top10"]
+    if lk > 100:
+        top50 = pk.topk(50, dim=-1, sorted=False).values.sum(-1, keepdim=True)
+    else:  # the 50 largest: all but the Lk - 50 smallest (a smaller selection)
+        small = pk.topk(lk - 50, dim=-1, largest=False, sorted=False).values
+        top50 = (pk.sum(-1) - small.sum(-1)).unsqueeze(-1)
+    return torch.cat([head, top50], -1), ["top5", "top10", "top50"]
+
+
+def _column_stats(col: Tensor) -> dict[str, Tensor]:
+    """Entropy of what each key received (normalised per batch item and head) and the
+    largest share, averaged over the (item, head) pairs whose rows gave anything."""
+    total = col.sum(-1, keepdim=True)
+    share = col / total.clamp_min(_TINY)
+    col_ent = share.clamp_min(torch.finfo(col.dtype).tiny).log_().mul_(share).sum(-1)
+    # both are 0 for a pair that received nothing, so a plain sum is the sum over the rest
+    sums = torch.stack([col_ent, col.amax(-1)]).flatten(1).sum(1) / (total > 0).sum()
+    return {"col_entropy": -sums[0], "max_col_sum": sums[1]}
+
+
+def _sink_stats(
+    got: Tensor, vf: Tensor | None, w: Tensor, nv: Tensor | None, any_rows: Tensor
+) -> dict[str, Tensor]:
+    """Attention sinks, normalised by what the masks let each key receive.
+
+    ``got`` [H, Lk]: the attention each key received from the rows weighted 1 in ``w``
+    [B, H, Lq]; ``vf`` the 0/1 key mask in its broadcast shape (None: every key). Per head
+    and key: ``got`` divided by the number of those rows that may attend to the key
+    (``sink_mass``: 1 = every such row gives it all its mass), and divided by what uniform
+    attention would give it (``sink_lift``). Under a causal mask the first keys are seen by
+    every row, so their raw column sums are large in any healthy model; this ratio is not.
+    Only keys that at least half of the rows may see count: a sink is a key most queries
+    attend to. Pooled over the batch. ``any_rows``: NaN when no row counts.
+    """
+    lk = got.shape[-1]
+    if vf is None or nv is None:
+        # every row sees every key: a head counts when it has a row, uniform gives 1 / Lk
+        share = got / w.sum((0, 2)).clamp_min_(1).unsqueeze_(-1)  # 0 in a head without rows
+        best, flat = share.flatten().max(0)  # the first largest, as argmax
+        # the index tensors are int64: cat promotes them to the float dtype
+        out = torch.cat([torch.stack([best, best * lk]), torch.stack([flat % lk, flat // lk])])
+        out = _nan_unless(out, any_rows)
+    else:
+        both = _key_sums(torch.stack([w, w / nv.clamp_min(1)], -2), vf)  # [H, 2, Lk]
+        seen, uniform = both.unbind(1)
+        enough = seen >= w.sum((0, 2)).unsqueeze_(-1).clamp_min_(1).mul_(0.5)
+        share = got / seen.clamp_min(1) * enough
+        flat = share.flatten().argmax()
+        pair = torch.stack([share, got / uniform.clamp_min(_TINY)]).flatten(1)
+        pair = pair.gather(1, flat.expand(2, 1)).squeeze(1)
+        out = torch.cat([pair, torch.stack([flat % lk, flat // lk])])
+        out = out.where(enough.any(), math.nan)
+    mass, lift, key, head = out.unbind()
+    return {"sink_mass": mass, "sink_lift": lift, "sink_key": key, "sink_head": head}
+
+
+def _logit_stats(
+    logits: Tensor,
+    valid: Tensor | None,
+    nv: Tensor | None,
+    rows: Tensor,
+    any_rows: Tensor,
+    threshold: float,
+    stride: int = 1,
+) -> dict[str, Tensor]:
+    """Mean, std and saturation of the logits on valid keys of the ``rows`` (0/1 floats,
+    [B, H, Lq]) that count, on every ``stride``-th row; the largest on every row. ``nv``:
+    valid keys per row in its broadcast shape (None with ``valid``: every key);
+    ``any_rows``: NaN when no row counts.
+
+    Sums are taken per row first and combined on the small [B, H, Lq] tensors, so the
+    full-size tensor is read a handful of times (no full-size masks or casts)."""
+    # a where, not a product: a masked key's logit may be NaN on a row whose probabilities
+    # are finite (a NaN-filled padding position), and it must not count
+    lm = logits if valid is None else torch.where(valid, logits, 0.0)
+    ls, w = _rows(lm, stride), rows.reshape(-1)
+    if stride > 1:
+        w = w[::stride]
+    row_total, row_squares = ls.sum(-1), torch.linalg.vector_norm(ls, dim=-1).square_()
+    absl = lm.abs() if valid is None else lm.abs_()  # ours to change, the signed copy done
+    largest = absl.amax(-1).mul_(rows).amax() if absl.numel() else rows.sum() * 0
+    # |logit| > threshold in place as float 0/1: a bool count would convert to int64 at
+    # full size; a NaN logit (only on rows that do not count) compares false
+    above = _rows(absl, stride).gt_(threshold).sum(-1)
+    per_row = [row_total, row_squares, above]
+    if nv is not None:
+        nvr = nv.expand(rows.shape).reshape(-1)
+        per_row.append(nvr[::stride] if stride > 1 else nvr)
+    sums = torch.stack(per_row) @ w
+    cnt = sums[3] if nv is not None else w.sum() * logits.shape[-1]
+    # 0 / 0 is NaN: no counted key, NaN means
+    mean_sq_sat = (sums[:3] / cnt).unbind()
+    mean = mean_sq_sat[0]
+    # unbiased variance from the sum of squares
+    var = (sums[1] - sums[0] * mean) / (cnt - 1).clamp_min(1)
+    return {
+        "logit_mean": mean,
+        "logit_std": var.clamp_min_(0).sqrt_().where(cnt > 1, math.nan),
+        "logit_saturation": mean_sq_sat[2],
+        "logit_max": _nan_unless(largest, any_rows),
+    }
