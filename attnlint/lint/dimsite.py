@@ -282,6 +282,8 @@ class Sites:
                 for a in node.args
                 if isinstance(a.value, cst.Name) and a.value.value in current.params
             )
+            for arg in node.args:  # ``Model(stat_dim=stat_dim_override or cfg.stat_dim)``
+                self._chosen_over_config(arg.value)
 
     def call(self, node: cst.Call) -> None:
         """Call sites outside model code: where the data's width or a configuration object
@@ -349,7 +351,7 @@ class Sites:
                     site.slot,
                     OVERRIDE,
                     _OVERRIDE_MESSAGE.format(shown=shown),
-                    unless=checked,
+                    unless=data_checked,  # a neighbour helper's own check is not this one
                 )
                 if configured:
                     self.rule.report_if(
