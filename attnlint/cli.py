@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from attnlint import __version__
 from attnlint.argtypes import positive_int
@@ -165,7 +165,7 @@ def _check(args: argparse.Namespace) -> int:
                 sys.stderr.write(failed.trace)
     out = sys.stdout
     if mode == "diff":
-        out.write("".join(result.diffs))
+        _write_bytes(out, b"".join(result.diffs))
         n = len(result.diffs)
         sys.stderr.write(f"{n} file{'s' if n != 1 else ''} would be changed.\n")
         return EXIT_USAGE if result.errors else (EXIT_FINDINGS if n else EXIT_CLEAN)
@@ -184,6 +184,18 @@ def _check(args: argparse.Namespace) -> int:
     if diagnostics and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _write_bytes(out: TextIO, data: bytes) -> None:
+    """Bytes as they are (a diff is in each file's own encoding), through the text
+    stream's buffer when it has one."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode("utf-8", "surrogateescape"))
+        return
+    out.flush()
+    buffer.write(data)
+    buffer.flush()
 
 
 def _rule(args: argparse.Namespace) -> int:

@@ -1,21 +1,27 @@
 """``[tool.attnlint]``: finding it, validating it, and resolving the rules it enables.
 
 Every problem is a ``ConfigError`` whose text is one line naming the file and the key;
-the CLI prints it and exits 2. Torch-free; rule classes are imported only to validate
-rule selectors and option tables.
+the CLI prints it and exits 2. Torch-free. pydantic is imported only to validate a
+configuration file, and rule classes only to validate a rule's option table (or to name
+a rule in an error): without a file the defaults need neither, and rule codes come from
+the catalogue's module names.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
+import sys
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 SYNTAX_CODE = "AL000"
 # The engine's own codes (a file CPython rejects; a valid file attnlint could not read):
@@ -34,17 +40,45 @@ def _kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-class LintSettings(BaseModel):
-    """The top-level keys of ``[tool.attnlint]`` (rule tables and ``guard`` are separate)."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True)
+@dataclass(slots=True)
+class Settings:
+    """The top-level keys of ``[tool.attnlint]``, validated (``config_model.LintSettings``)."""
 
     select: list[str] | None = None
-    extend_select: list[str] = Field(default_factory=list)
-    ignore: list[str] = Field(default_factory=list)
-    per_file_ignores: dict[str, list[str]] = Field(default_factory=dict)
+    extend_select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     exclude: list[str] | None = None
-    extend_exclude: list[str] = Field(default_factory=list)
+    extend_exclude: list[str] = field(default_factory=list)
+
+
+# The keys of ``Settings`` as a file may spell them: a table with only these needs no rule.
+_SETTING_KEYS = {
+    spelling for name in Settings.__dataclass_fields__ for spelling in (name, _kebab(name))
+}
+
+
+def rule_codes() -> list[str]:
+    """Every rule's code. Once the rules are imported, the catalogue's own keys; before,
+    the catalogue's module names, so that no rule (nor libcst) is imported for them: it
+    holds one module per rule, named for its code (``al101.py`` is AL101; a test holds
+    the two to the same list)."""
+    if "attnlint.lint.rules" in sys.modules:
+        from attnlint.lint.rules import all_rules
+
+        return list(all_rules())
+    return list(_module_codes())
+
+
+@cache
+def _module_codes() -> tuple[str, ...]:
+    import importlib.util
+    import pkgutil
+
+    spec = importlib.util.find_spec("attnlint.lint.rules")
+    folders = spec.submodule_search_locations if spec is not None else None
+    names = (info.name for info in pkgutil.iter_modules(folders or []))
+    return tuple(sorted(name.upper() for name in names if re.fullmatch(r"al\d{3}", name)))
 
 
 @dataclass(slots=True)
@@ -53,7 +87,7 @@ class Config:
 
     path: Path | None
     root: Path
-    settings: LintSettings = field(default_factory=LintSettings)
+    settings: Settings = field(default_factory=Settings)
     rule_options: dict[str, BaseModel] = field(default_factory=dict)
     guard: Any = None  # attnlint.guard.config.GuardConfig when the table is present
 
@@ -87,7 +121,7 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean {pool[near[0]]!r}?)" if near else ""
 
 
-def _fields(model: type[BaseModel]) -> list[str]:
+def _fields(model: type[BaseModel]) -> list[str]:  # a pydantic model's keys, as written
     return [_kebab(name) for name in model.model_fields]
 
 
@@ -210,10 +244,16 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
         return Config(path=None, root=project_root())
     table = dict(_read_table(found))
     section = _section(found)
-    from attnlint.lint.rules import all_rules
+    from pydantic import ValidationError
 
-    by_name = {rule.name: rule for rule in all_rules().values()}
-    by_name.update(all_rules())
+    from attnlint.config_model import LintSettings
+
+    by_name: dict[str, Any] = {}
+    if set(table) - _SETTING_KEYS - {"guard"}:  # a rule's table, or a key to report
+        from attnlint.lint.rules import all_rules
+
+        by_name = {rule.name: rule for rule in all_rules().values()}
+        by_name.update(all_rules())
     rule_tables: dict[str, Any] = {}
     guard_table: Any = None
     for key in list(table):
@@ -222,7 +262,7 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
         elif key == "guard":
             guard_table = table.pop(key)
     try:
-        settings = LintSettings.model_validate(table)
+        settings = Settings(**LintSettings.model_validate(table).model_dump())
     except ValidationError as exc:
         valid = [*_fields(LintSettings), *by_name, "guard"]
         raise _one_line(exc, found, section, valid=valid) from None
@@ -261,16 +301,15 @@ def _known(selector: str, codes: Iterable[str]) -> bool:
 
 
 def check_selectors(selectors: Iterable[str], where: str) -> None:
-    from attnlint.lint.rules import all_rules
-
-    rules = all_rules()
-    codes = list(rules)
+    codes = rule_codes()
     for selector in selectors:
         if not isinstance(selector, str) or not selector.strip():
             # "" is a prefix of every code: it would select (or ignore) all of them.
             raise ConfigError(f"{where}empty rule code {selector!r}")
         if not _known(selector.strip(), codes):
-            names = {rule.name: code for code, rule in rules.items()}
+            from attnlint.lint.rules import all_rules
+
+            names = {rule.name: code for code, rule in all_rules().items()}
             hint = did_you_mean(selector.strip(), [*codes, *ENGINE_CODES, "ALL"])
             if selector in names:
                 hint = f" (did you mean {names[selector]!r}? rules are selected by code)"
@@ -324,9 +363,7 @@ def resolve_codes(layers: Iterable[Selection]) -> list[str]:
     """Enabled codes after applying the layers in order: a later layer's ``select``
     replaces the set (so ``--select AL101`` beats an ``ignore`` in the file), ``extend-select``
     adds, ``ignore`` removes. AL000 and AL001 stay on unless they are ignored."""
-    from attnlint.lint.rules import all_rules
-
-    codes = list(all_rules())
+    codes = rule_codes()
     engine = set(ENGINE_CODES)
     enabled = set(codes) | engine
     for layer in layers:

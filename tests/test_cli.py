@@ -216,10 +216,10 @@ def test_console_entry_point_in_subprocess(project: Path) -> None:
 def test_cache_location(project: Path, capsys) -> None:
     (project / "pyproject.toml").write_text("[tool.attnlint]\n")
     assert run(capsys, "check", "pkg")[0] == 1
-    assert list((project / ".attnlint_cache").glob("*.json"))
+    assert list((project / ".attnlint_cache").glob("*.entries/*/*.json"))
     elsewhere = project / "elsewhere"
     assert run(capsys, "check", "pkg", "--cache-dir", str(elsewhere))[0] == 1
-    assert list(elsewhere.glob("*.json"))
+    assert list(elsewhere.glob("*.entries/*/*.json"))
     # warm run: same answer from the cache
     code, out, _ = run(capsys, "check", "pkg", "--output-format", "concise")
     assert code == 1 and out.startswith("pkg/train.py:2:")

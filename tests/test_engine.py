@@ -141,12 +141,14 @@ def test_corrupt_cache_is_tolerated(tmp_path: Path) -> None:
     _tree(tmp_path, {"a.py": BAD})
     files = [tmp_path / "a.py"]
     run(files, _job(tmp_path), tmp_path / CACHE_DIR, jobs=1, cwd=tmp_path)
-    for cache_file in (tmp_path / CACHE_DIR).glob("*.json"):
+    entries = list((tmp_path / CACHE_DIR).glob("*.entries/*/*.json"))
+    assert len(entries) == 1
+    for cache_file in entries:
         cache_file.write_text("{not json")
     result = run(files, _job(tmp_path), tmp_path / CACHE_DIR, jobs=1, cwd=tmp_path)
     assert [d.code for d in result.diagnostics] == ["AL101"]
     # and it was rewritten as valid JSON
-    for cache_file in (tmp_path / CACHE_DIR).glob("*.json"):
+    for cache_file in entries:
         json.loads(cache_file.read_text())
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,35 @@ def test_diff_of_a_file_with_a_bom_applies(
     assert (tmp_path / "a.py").read_bytes() == data.replace(
         "float('-inf')", "torch.finfo(s.dtype).min"
     ).encode()
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs the patch program")
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-8"])
+def test_diff_of_a_file_with_a_coding_cookie_applies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """The diff is in the file's own encoding: its lines are the bytes on disk."""
+    text = (
+        f"# -*- coding: {encoding} -*-\n# caf\xe9 \u20ac\nimport torch\n"
+        "def f(s, m):  # r\xe9sum\xe9\n"
+        "    return s.masked_fill(m, float('-inf')).softmax(-1)\n"
+    )
+    if encoding == "latin-1":
+        text = text.replace("\u20ac", "")  # not in latin-1
+    data = text.encode(encoding)
+    (tmp_path / "a.py").write_bytes(data)
+    cmd = [sys.executable, "-m", "attnlint.cli", "check", "--select", "AL402", "--no-cache"]
+    shown = subprocess.run([*cmd, "--diff", "a.py"], cwd=tmp_path, capture_output=True)
+    assert shown.returncode == 1, shown.stderr
+    assert (tmp_path / "a.py").read_bytes() == data  # --diff writes nothing
+    if encoding != "utf-8":
+        assert "r\xe9sum\xe9".encode(encoding) in shown.stdout  # not UTF-8 text
+    subprocess.run(
+        ["patch", "-p0", "--batch", "--fuzz=0"], input=shown.stdout, check=True, cwd=tmp_path
+    )
+    patched = (tmp_path / "a.py").read_bytes()
+    assert patched == text.replace("float('-inf')", "torch.finfo(s.dtype).min").encode(encoding)
+    # and it is what --fix writes
+    (tmp_path / "b.py").write_bytes(data)
+    subprocess.run([*cmd, "--fix", "b.py"], cwd=tmp_path, capture_output=True, check=True)
+    assert (tmp_path / "b.py").read_bytes() == patched

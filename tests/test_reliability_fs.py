@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from attnlint.cli import main
-from attnlint.lint.cache import CACHE_DIR
+from attnlint.lint import cache as cache_module
+from attnlint.lint.cache import CACHE_DIR, valid_entry
 
 BAD = "import torch\nopt = torch.optim.Adam(params, lr=1e-3)\n"
 
@@ -58,7 +59,7 @@ def test_fifo_named_py_is_skipped_never_opened(project: Path) -> None:
 @needs_fifo
 def test_cache_file_replaced_by_a_fifo(project: Path) -> None:
     assert _cli(project, "src").returncode == 1
-    (cache,) = (project / CACHE_DIR).glob("*-*[0-9a-f].json")
+    (cache,) = _cache_files(project)
     cache.unlink()
     os.mkfifo(cache)
     again = _cli(project, "src", "--output-format", "json")
@@ -188,32 +189,62 @@ def test_same_text_different_path_is_not_one_cache_answer(project: Path, capsys)
 
 
 def _cache_files(project: Path) -> list[Path]:
-    return [p for p in (project / CACHE_DIR).glob("*.json") if ".index." not in p.name]
+    """The findings' entries, one file per checked file (not the index's summaries)."""
+    return sorted((project / CACHE_DIR).glob("*.entries/*/*.json"))
 
 
 @pytest.mark.parametrize(
     "corrupt",
     [
-        lambda entries: {k: "not a list" for k in entries},
-        lambda entries: {k: [{"code": "AL101"}] for k in entries},
-        lambda entries: {k: [{**v[0], "line": "3"}] for k, v in entries.items()},
-        lambda entries: {k: [{**v[0], "fix": ["x"]}] for k, v in entries.items()},
-        lambda entries: {k: [5] for k in entries},
-        lambda entries: [1, 2, 3],
-        lambda entries: "[" * 100_000 + "]" * 100_000,
+        lambda entry: "not a list",
+        lambda entry: [{"code": "AL101"}],
+        lambda entry: [{**entry[0], "line": "3"}],
+        lambda entry: [{**entry[0], "fix": ["x"]}],
+        lambda entry: [5],
+        lambda entry: {"a": entry},
+        lambda entry: "[" * 100_000 + "]" * 100_000,
+        lambda entry: "[{not json",
     ],
-    ids=["not-a-list", "missing-keys", "string-line", "bad-fix", "not-a-dict", "array", "deep"],
+    ids=[
+        "not-a-list",
+        "missing-keys",
+        "string-line",
+        "bad-fix",
+        "not-a-dict",
+        "object",
+        "deep",
+        "torn",
+    ],
 )
 def test_malformed_cache_entries_are_misses_and_rewritten(project: Path, capsys, corrupt) -> None:
     expected = _check(capsys, "src", "--output-format", "json")[1]
+    assert _cache_files(project)
     for cache in _cache_files(project):
         bad = corrupt(json.loads(cache.read_text()))
-        cache.write_text(bad if isinstance(bad, str) else json.dumps(bad))
+        cache.write_text(bad if isinstance(bad, str) and bad[:1] in "[{" else json.dumps(bad))
     for _ in range(2):  # this run and every later one
         code, out, err = _check(capsys, "src", "--output-format", "json")
         assert (code, out, err) == (1, expected, "")
     for cache in _cache_files(project):
-        assert isinstance(json.loads(cache.read_text()), dict)
+        assert valid_entry(json.loads(cache.read_text()))
+
+
+def test_old_entries_are_pruned_per_shard(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cache_module, "MAX_ENTRIES", 3 * 256)  # three per shard
+    cache = cache_module.Cache(tmp_path, "k")
+    for i in range(5):
+        cache.put(f"00{i:030x}", [])
+    cache.save()
+    shard = cache.entry_file("00" + "0" * 30).parent
+    assert len(list(shard.glob("*.json"))) == 3
+    for old in shard.glob("*.json"):
+        os.utime(old, ns=(1, 1))
+    fresh = cache_module.Cache(tmp_path, "k")
+    fresh.put("00" + "f" * 30, [])
+    fresh.save()
+    kept = sorted(p.stem for p in shard.glob("*.json"))
+    assert len(kept) == 3 and "00" + "f" * 30 in kept  # the newest stays
+    assert cache_module.Cache(tmp_path, "k").get("00" + "f" * 30) == []
 
 
 def test_concurrent_runs_share_a_cache_correctly(project: Path) -> None:

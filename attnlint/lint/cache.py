@@ -1,11 +1,12 @@
-"""Results cache: file content hash -> findings, one JSON file per configuration.
+"""Results cache: file content hash -> findings, one JSON file per checked file.
 
 The key of a configuration is the attnlint version, the enabled codes and the rule
-options, so changing any of them starts a fresh file. Within it, findings are stored by
-the hash of the path the rules saw and the file's bytes: a warm run reads each file,
-hashes it and looks it up, never touching libcst. Writes are atomic (temp file +
-``os.replace``); an unreadable, malformed or non-regular cache file is treated as empty
-and rewritten, and a malformed entry is a miss.
+options, so changing any of them starts a fresh folder. Within it, findings are stored
+by the hash of the path the rules saw and the file's bytes, one small file each: a warm
+run reads each checked file, hashes it and reads its entry, never touching libcst, and
+never reads the entries of files it does not check. Writes are atomic (temp file +
+``os.replace``); an entry that is unreadable, malformed or not a regular file is a miss,
+and is rewritten.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from attnlint import __version__
 from attnlint.lint.diagnostic import Diagnostic, Fix
 
 CACHE_DIR = ".attnlint_cache"
-MAX_ENTRIES = 100_000
+MAX_ENTRIES = 100_000  # about: each of the 256 shards keeps its newest MAX_ENTRIES / 256
 # Bumped when what a file's entry or summary holds changes (project index: pending findings).
 INDEX_FORMAT = 2
 
@@ -153,23 +153,24 @@ def from_entry(entry: Entry, path: str) -> list[Diagnostic]:
 
 class Cache:
     """One configuration's results in ``folder`` (``<project root>/.attnlint_cache`` by
-    default)."""
+    default), one small JSON file per entry: a run reads only the entries of the files it
+    checks, so a pre-commit run on one file reads one entry whatever the size of the
+    project, and writes only what changed."""
 
     def __init__(self, folder: Path, key: str) -> None:
-        self.file = folder / f"{__version__}-{key}.json"
-        self.entries: dict[str, Entry] = {}
-        self.dirty = False
-        data = load_json(self.file)
-        if isinstance(data, dict):
-            self.entries = data  # entries are checked one by one in get()
-        elif data is not None or self.file.exists():
-            self.dirty = True  # rewrite a corrupt file even if nothing new is added
+        stem = f"{__version__}-{key}"
+        self.entries_dir = folder / f"{stem}.entries"
+        self.entries: dict[str, Entry | None] = {}  # read this run (None: a miss)
+        self._new_entries: dict[str, Entry] = {}
         # Function summaries of the project index, one small file each (named by the
-        # content hash): a run reads only the summaries its pending findings reach, so a
-        # pre-commit run on one file in a large project reads a handful.
-        self.index_dir = self.file.with_suffix(".index")
+        # content hash): a run reads only the summaries its pending findings reach.
+        self.index_dir = folder / f"{stem}.index"
         self._summaries: dict[str, Any] = {}
         self._new_summaries: dict[str, Any] = {}
+
+    def entry_file(self, key: str) -> Path:
+        # Sharded by the first two hex digits: no folder grows past MAX_ENTRIES / 256.
+        return self.entries_dir / key[:2] / f"{key}.json"
 
     def get_summary(self, key: str) -> Any | None:
         if key not in self._summaries:
@@ -184,46 +185,79 @@ class Cache:
             self._new_summaries[key] = summary
 
     def get(self, key: str) -> Entry | None:
-        entry = self.entries.get(key)
-        if entry is None or valid_entry(entry):
-            return entry
-        del self.entries[key]  # a miss; the fresh result is put back under the same key
-        self.dirty = True
-        return None
+        """The entry, or None: missing, unreadable, or malformed (then rewritten by the
+        ``put`` of the fresh result)."""
+        if key not in self.entries:
+            entry = load_json(self.entry_file(key))
+            self.entries[key] = entry if valid_entry(entry) else None
+        return self.entries[key]
 
     def put(self, key: str, entry: Entry) -> None:
-        if self.entries.get(key) != entry:
+        if self.get(key) != entry:
             self.entries[key] = entry
-            self.dirty = True
+            self._new_entries[key] = entry
 
     def save(self) -> None:
         """Best effort: a cache that cannot be written only costs speed next time."""
+        if not (self._new_summaries or self._new_entries) or not self._prepare():
+            return
         for key, summary in self._new_summaries.items():
             file = self.index_dir / f"{key}.json"
             if not file.exists():
-                self._write(file, summary)
+                _write(file, summary)
         self._new_summaries = {}
-        if not self.dirty:
-            return
-        if len(self.entries) > MAX_ENTRIES:  # dicts keep insertion order: drop the oldest
-            self.entries = dict(list(self.entries.items())[-MAX_ENTRIES:])
-        self._write(self.file, self.entries)
-        self.dirty = False
+        shards = set()
+        for key, entry in self._new_entries.items():
+            file = self.entry_file(key)
+            _write(file, entry)
+            shards.add(file.parent)
+        self._new_entries = {}
+        for shard in shards:
+            _prune(shard, max(1, MAX_ENTRIES // 256))
 
-    def _write(self, file: Path, data: dict[str, Any]) -> None:
-        folder = file.parent
+    def _prepare(self) -> bool:
+        """The cache folder, with a ``.gitignore`` that keeps it out of version control."""
+        root = self.entries_dir.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            gitignore = folder / ".gitignore"
+            root.mkdir(parents=True, exist_ok=True)
+            gitignore = root / ".gitignore"
             if not gitignore.exists():
                 gitignore.write_text("# created by attnlint\n*\n", encoding="utf-8")
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
         except OSError:
+            return False
+        return True
+
+
+def _write(file: Path, data: Any) -> None:
+    folder = file.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # dumps, not dump: the C encoder, where dump to a file is pure Python.
+        text = json.dumps(data, separators=(",", ":")).encode("utf-8")
+        import tempfile  # only a run that writes pays for it
+
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    except (OSError, ValueError):
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text)
+        os.replace(tmp, file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _prune(folder: Path, keep: int) -> None:
+    """Drop the oldest entries of a shard beyond ``keep`` (they are rewritten on a miss)."""
+    try:
+        with os.scandir(folder) as scan:
+            files = [e for e in scan if e.name.endswith(".json") and e.is_file()]
+        if len(files) <= keep:
             return
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
-            os.replace(tmp, file)
-        except OSError:
+        files.sort(key=lambda e: e.stat().st_mtime_ns)
+        for old in files[: len(files) - keep]:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                os.unlink(old.path)
+    except OSError:
+        return

@@ -13,10 +13,12 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from attnlint.lint.safeio import describe, kind_of, read_regular
+
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_EXCLUDE = (
     ".git",
@@ -50,11 +52,17 @@ class DiscoveryError(Exception):
 
 
 def _spec(patterns: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    # Imported when a pattern is first needed: a run on named files (pre-commit) with the
+    # default excludes never matches one.
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def bad_pattern(pattern: str) -> str | None:
     """Why ``pattern`` is not a usable gitignore-style glob (``[z-a]``), or None."""
+    import pathspec
+
     try:
         pathspec.GitIgnoreSpec.from_lines([pattern])
     except (re.error, ValueError, TypeError) as exc:
@@ -66,7 +74,7 @@ def _usable_lines(lines: list[str]) -> tuple[list[str], list[str]]:
     """Lines pathspec can compile, and those it cannot. git accepts ``[z-a]`` and it
     matches nothing; pathspec raises on it, so such a line is dropped (same outcome)."""
     try:
-        pathspec.GitIgnoreSpec.from_lines(lines)
+        _spec(lines)
     except (re.error, ValueError, TypeError):
         bad = [line for line in lines if bad_pattern(line) is not None]
         return [line for line in lines if line not in bad], bad
@@ -82,7 +90,7 @@ class _Ignore:
     spec: pathspec.GitIgnoreSpec = field(init=False)
 
     def __post_init__(self) -> None:
-        self.spec = pathspec.GitIgnoreSpec.from_lines(self.lines)
+        self.spec = _spec(self.lines)
 
     def without_patterns_hiding(self, folders: list[Path]) -> _Ignore:
         """The same file less the patterns that ignore one of ``folders``."""
@@ -158,34 +166,45 @@ class Discovery:
     # Things skipped on the way (a FIFO named x.py, a symlink loop, an unreadable folder),
     # one line each: the CLI prints them on stderr and goes on.
     warnings: list[str] = field(default_factory=list)
-    _names: pathspec.GitIgnoreSpec = field(init=False)
-    _paths: pathspec.GitIgnoreSpec = field(init=False)
+    _specs: tuple[pathspec.GitIgnoreSpec, pathspec.GitIgnoreSpec] | None = field(
+        init=False, default=None
+    )
 
     def __post_init__(self) -> None:
-        base = DEFAULT_EXCLUDE if self.exclude is None else tuple(self.exclude)
-        patterns = [*base, *self.extend_exclude]
-        for pattern in patterns:
+        if self.exclude is None and not self.extend_exclude:
+            return  # the defaults are valid globs; compiled when a folder is walked
+        for pattern in self._patterns():
             why = bad_pattern(pattern)
             if why is not None:
                 raise DiscoveryError(f"exclude pattern {pattern!r} is not a valid glob: {why}")
-        # As in .gitignore: a pattern with no slash but a trailing one matches a name at any
-        # depth; one with a slash is anchored at the root. Names are tested only while
-        # walking down from a given folder, so a `site-packages` *above* the folder being
-        # checked never hides it.
-        anchored = [p for p in patterns if "/" in p.rstrip("/")]
-        self._names = _spec([p for p in patterns if p not in anchored])
-        self._paths = _spec(anchored)
+
+    def _patterns(self) -> list[str]:
+        base = DEFAULT_EXCLUDE if self.exclude is None else tuple(self.exclude)
+        return [*base, *self.extend_exclude]
+
+    def _compiled(self) -> tuple[pathspec.GitIgnoreSpec, pathspec.GitIgnoreSpec]:
+        """Name patterns and anchored ones. As in .gitignore: a pattern with no slash but a
+        trailing one matches a name at any depth; one with a slash is anchored at the
+        root. Names are tested only while walking down from a given folder, so a
+        `site-packages` *above* the folder being checked never hides it."""
+        if self._specs is None:
+            patterns = self._patterns()
+            anchored = [p for p in patterns if "/" in p.rstrip("/")]
+            names = _spec([p for p in patterns if p not in anchored])
+            self._specs = (names, _spec(anchored))
+        return self._specs
 
     def excluded(self, path: Path, is_dir: bool) -> bool:
         """Name patterns against the name, anchored ones against the path from the root."""
+        names, paths = self._compiled()
         suffix = "/" if is_dir else ""
-        if self._names.match_file(path.name + suffix):
+        if names.match_file(path.name + suffix):
             return True
         try:
             rel = path.relative_to(self.root).as_posix()
         except ValueError:
             return False
-        return self._paths.match_file(rel + suffix)
+        return paths.match_file(rel + suffix)
 
     def files(self, paths: Sequence[Path]) -> list[Path]:
         """Every file to check, each once, in a stable order."""

@@ -299,6 +299,26 @@ def unified_diff(before: str, after: str, path: str) -> str:
     return "".join(out)
 
 
+_BYTES_LINE = re.compile(rb"[^\n]*\n|[^\n]+")
+
+
+def unified_diff_bytes(before: bytes, after: bytes, path: str) -> bytes:
+    """``unified_diff`` of a file's bytes, so that the diff holds the lines exactly as they
+    are on disk (a ``latin-1`` file's diff is latin-1, as ``patch`` compares bytes); the
+    path is written as the file system spells it."""
+    name = os.fsencode(path)
+    out: list[bytes] = []
+    for line in difflib.diff_bytes(
+        difflib.unified_diff,
+        _BYTES_LINE.findall(before),
+        _BYTES_LINE.findall(after),
+        fromfile=name,
+        tofile=name,
+    ):
+        out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
+    return b"".join(out)
+
+
 class WriteError(Exception):
     """A fixed file that could not be written back; the message says why."""
 
@@ -375,5 +395,6 @@ __all__ = [
     "apply_fixes",
     "apply_text_edits",
     "unified_diff",
+    "unified_diff_bytes",
     "write_into",
 ]

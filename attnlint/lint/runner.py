@@ -95,7 +95,8 @@ class FileResult:
     key: str | None = None  # content hash of the text the findings belong to
     entry: Entry = field(default_factory=list)
     applied: int = 0
-    diff: str = ""
+    # The file's bytes in its own encoding; a notebook's text (its JSON is UTF-8).
+    diff: bytes | str = b""
     error: str | None = None
     trace: str = ""  # the traceback of an internal error, shown with --verbose
     summary: dict[str, Any] | None = None  # the project index's summary, when parsed
@@ -110,7 +111,7 @@ class RunResult:
     files: list[FileResult]
     diagnostics: list[Diagnostic]
     applied: int = 0
-    diffs: list[str] = field(default_factory=list)
+    diffs: list[bytes] = field(default_factory=list)  # each as patch -p0 takes it
     errors: list[str] = field(default_factory=list)
     cached: int = 0
 
@@ -178,7 +179,6 @@ def process(item: tuple[Path, str], data: bytes | None = None) -> FileResult:
     """Lint (or fix, or diff) one file (``data``: its bytes, when already read). Runs in a
     worker or, for a plain file, in the parent."""
     from attnlint.lint.engine import analyse
-    from attnlint.lint.fixer import WriteError, apply_fixes, unified_diff, write_into
 
     assert _state is not None
     path, display = item
@@ -210,13 +210,15 @@ def process(item: tuple[Path, str], data: bytes | None = None) -> FileResult:
         found = analyse(source, display, rules, options, job.check_syntax, resolve=False, data=data)
         _keep(result, found)
         return result
+    from attnlint.lint.fixer import WriteError, apply_fixes, unified_diff_bytes, write_into
+
     ignored = job.per_file.codes_for(path)
     file_rules = [r for r in rules if not any(r.code.startswith(c) for c in ignored)]
     fixed = apply_fixes(source, display, file_rules, options, unsafe=job.unsafe)
     result.applied = fixed.applied
     if fixed.source != source and job.mode == "diff":
-        bom = "\ufeff" if encoding == "utf-8-sig" else ""  # patch compares the file's bytes
-        result.diff = unified_diff(bom + source, bom + fixed.source, display)
+        # The bytes --fix would write, against those on disk: patch compares bytes.
+        result.diff = unified_diff_bytes(data, fixed.source.encode(encoding), display)
         found = analyse(source, display, rules, options, job.check_syntax, resolve=False)
         _keep(result, found)
         return result
@@ -263,12 +265,14 @@ def run(
     items = [(path, _display(path, cwd)) for path in files]
     cache: Cache | None = None
     if cache_dir is not None:
-        from attnlint.lint.rules import all_rules
+        options: dict[str, Any] = {}
+        if job.options:  # the rules are imported only when there are options to validate
+            from attnlint.lint.rules import all_rules
 
-        rules = all_rules()
-        options = {
-            c: rules[c].Options.model_validate(v) for c, v in job.options.items() if c in rules
-        }
+            rules = all_rules()
+            options = {
+                c: rules[c].Options.model_validate(v) for c, v in job.options.items() if c in rules
+            }
         cache = Cache(cache_dir, config_key(job.codes, options, job.check_syntax))
     done: list[FileResult] = []
     todo: list[tuple[Path, str]] = []
@@ -300,9 +304,10 @@ def run(
                 cache.put(entry_key(result.display, result.key), result.entry)
                 if result.summary is not None:
                     cache.put_summary(result.key, result.summary)
-    from attnlint.lint.resolve import decide_pending
+    if any("when" in e for result in done for e in result.entry):
+        from attnlint.lint.resolve import decide_pending  # the index: it imports libcst
 
-    decide_pending(done, job, cache, cwd)
+        decide_pending(done, job, cache, cwd)
     if cache is not None:
         cache.save()
     return _collect(done, job, cached)
@@ -379,7 +384,8 @@ def _collect(results: list[FileResult], job: Job, cached: int) -> RunResult:
             out.errors.append(result.error)  # an unwritable file keeps its findings
         out.applied += result.applied
         if result.diff:
-            out.diffs.append(result.diff)
+            diff = result.diff
+            out.diffs.append(diff.encode("utf-8") if isinstance(diff, str) else diff)
         for diagnostic in result.diagnostics():
             if not job.per_file.drops(result.path, diagnostic.code):
                 diagnostics.append(diagnostic)
