@@ -9,7 +9,6 @@ the catalogue's module names.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -116,6 +115,8 @@ def _where(path: Path, table: str) -> str:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'select'?)`` for the nearest candidate, or an empty string."""
+    import difflib  # only an error message needs it
+
     pool = {c.lower(): c for c in candidates}
     near = difflib.get_close_matches(word.lower(), list(pool), n=1, cutoff=0.6)
     return f" (did you mean {pool[near[0]]!r}?)" if near else ""

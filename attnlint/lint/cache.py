@@ -230,13 +230,13 @@ class Cache:
 
 def _write(file: Path, data: Any) -> None:
     folder = file.parent
+    # A name of our own rather than tempfile's (whose import a one-file run would pay).
+    tmp = folder / f".tmp-{os.getpid()}-{os.urandom(6).hex()}.json"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         # dumps, not dump: the C encoder, where dump to a file is pure Python.
         text = json.dumps(data, separators=(",", ":")).encode("utf-8")
-        import tempfile  # only a run that writes pays for it
-
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     except (OSError, ValueError):
         return
     try:

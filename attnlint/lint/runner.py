@@ -15,7 +15,6 @@ import codecs
 import contextlib
 import os
 import re
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -340,15 +339,17 @@ def _in_process(item: tuple[Path, str], job: Job, data: bytes | None) -> FileRes
     try:
         return process(item, data)
     except Exception as exc:
+        import traceback
+
         what = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return _internal_error(item, (what, traceback.format_exc()))
 
 
 def _in_workers(todo: list[tuple[Path, str]], job: Job, jobs: int | None) -> list[FileResult]:
-    from attnlint.lint.workers import Supervisor
-
     if not todo:
         return []
+    from attnlint.lint.workers import Supervisor
+
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     workers = min(workers, max(1, len(todo) // MIN_FILES_PER_WORKER))
     chunk = max(1, min(32, len(todo) // (workers * 8)))
