@@ -126,6 +126,15 @@ def test_the_no_mask_path_is_the_all_true_mask_path(shape: tuple[int, ...]) -> N
     assert not wrong
 
 
+@pytest.mark.parametrize("mask", ["none", "keys", "full"])
+def test_probabilities_in_any_memory_layout(mask: str) -> None:
+    site = _site((3, 2, 9, 12), mask, 7, True, mask == "full")
+    heads_inner = site["probs"].transpose(1, 2).contiguous().transpose(1, 2)  # [B, Lq, H, Lk]
+    new = attention_stats(heads_inner, site["valid"], logits=site["logits"].mT.contiguous().mT)
+    same = attention_stats(site["probs"], site["valid"], logits=site["logits"])
+    assert all(_close(new[k], same[k]) for k in same)
+
+
 def test_no_row_that_counts_gives_nan_means_and_no_sink() -> None:
     probs = torch.full((2, 2, 3, 6), math.nan)
     out = attention_stats(probs, None, logits=torch.randn(2, 2, 3, 6))

@@ -20,9 +20,13 @@ _TINY = 1e-30
 
 
 def _rows(x: Tensor, stride: int) -> Tensor:
-    """Every ``stride``-th row of ``x`` flattened to rows of its last dim ([N, Lk])."""
-    flat = x.reshape(-1, x.shape[-1])
-    return flat[::stride] if stride > 1 else flat
+    """``x`` [B, H, Lq, Lk] itself, or every ``stride``-th row of it flattened ([N, Lk])."""
+    return x.reshape(-1, x.shape[-1])[::stride] if stride > 1 else x
+
+
+def _row_values(x: Tensor, stride: int) -> Tensor:
+    """``x`` [B, H, Lq] itself, or every ``stride``-th value of it flattened ([N])."""
+    return x.reshape(-1)[::stride] if stride > 1 else x
 
 
 def _stride(n_rows: int, budget: int | None, lq: int) -> int:
@@ -40,6 +44,11 @@ def _stride(n_rows: int, budget: int | None, lq: int) -> int:
 
 def _as4(m: Tensor) -> Tensor:
     return m.reshape((1,) * (4 - m.dim()) + tuple(m.shape)) if m.dim() < 4 else m
+
+
+def _float(x: Tensor) -> Tensor:
+    """``x`` as float32 (itself when it is: not even a dispatch)."""
+    return x if x.dtype == torch.float32 else x.float()
 
 
 def _nan_unless(x: Tensor, mean: Tensor) -> Tensor:
@@ -93,7 +102,7 @@ def attention_stats(
     use -inf for masked keys, and whether the model's own row was NaN shows in the site's
     output instead (``finite_scores``). Such rows are counted as ``masked_rows``.
     """
-    p = probs.float()
+    p = _float(probs)
     B, H, Lq, Lk = p.shape
     n = B * H * Lq
     dev, dt = p.device, p.dtype
@@ -102,11 +111,12 @@ def attention_stats(
 
     # Full-size passes: (mask product,) sum, nan_to_num, amax, three for the entropy, the
     # sampled top-k, one matmul, and six for the logits; the rest works on per-row sums.
+    # x * 0 == 0 is "x is finite" (NaN for NaN and inf), written in place as float 0/1
     if valid is None:
         vf = nv = None
         row_sum = p.sum(-1)
         pz = p.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)  # a copy: ours to change
-        fin = torch.isfinite(row_sum)
+        fin = row_sum.mul(0).eq_(0)
     else:
         vf = _as4(valid).to(dt)  # stays in its broadcast shape
         nv = vf.sum(-1)  # keys per row, [B or 1, H or 1, Lq or 1]
@@ -116,88 +126,117 @@ def attention_stats(
         row_sum = pz.sum(-1)
         # the model's own rows: a finite fill (-1e9, finfo.min) keeps a fully masked row
         # finite, so it is not a NaN event; bounded values: the sum is finite iff all are
-        fin = torch.isfinite(p.sum(-1) if materialised else row_sum)
+        fin = (p.sum(-1) if materialised else row_sum).mul(0).eq_(0)
         pz.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
     mass = row_sum.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
     row_max = pz.amax(-1)
-    qv = None if query_valid is None else query_valid[:, None, :].to(torch.bool)
+    qv = None if query_valid is None else query_valid[:, None, :].to(dt)
 
-    # 0/1 row weights: good = a real query with a valid key and finite probabilities;
-    # ent = good with at least two valid keys (one key has no entropy to speak of)
+    # 0/1 row weights [B, H, Lq, columns]: good = a real query with a valid key and finite
+    # probabilities; ent = good with at least two valid keys (one key has no entropy)
     if nv is None:
-        good_b = fin if qv is None else fin & qv
-        wb = good_b[..., None]  # [B, H, Lq, 1]: good and ent are the same rows
+        wf = (fin if qv is None else fin * qv)[..., None]  # good and ent are the same rows
         ent_col = 0
     else:
         # nv >= 1 and nv >= 2 at once, against arange's [1, 2]
-        wb = fin[..., None] & (nv[..., None] >= torch.arange(1, 3, device=dev, dtype=dt))
+        wf = fin[..., None] * (nv[..., None] >= torch.arange(1, 3, device=dev, dtype=dt))
         if qv is not None:
-            wb = wb & qv[..., None]
-        good_b = wb[..., 0]
+            wf = wf * qv[..., None]
         ent_col = 1
-    wf = wb.to(dt)
-    ent_f = wf[..., ent_col]
-    wflat = wf.reshape(n, -1)
-    counts = wflat.sum(0)  # rows per weight column
-    # exact means: [row_max, mass] x weight columns in one product
-    means = ((torch.stack([row_max, mass]).reshape(2, n) @ wflat) / counts).flatten().unbind()
-    cols = wflat.shape[1]
-    row_max_ent, mass_good, mass_ent = means[ent_col], means[cols], means[cols + ent_col]
-    pieces: dict[str, Tensor] = {
-        "max_row_weight": row_max_ent,
-        "mass": mass_good,
-        "mass_min": torch.where(good_b, mass, math.inf).amin(),
-    }
-    pieces.update(_row_counts(n, fin, nv, qv, materialised, dev, dt, Lk))
+    good_f, ent_f = wf[..., 0], wf[..., ent_col]
 
-    # sampled rows: entropy, normalised entropy, effective rank (and the top-k masses when
-    # they have the same rows); -sum p log p in place on one buffer (the clamp only changes
-    # p = 0, where p log p = 0)
     stride = _stride(n, row_budget, Lq)
     k_budget = None if row_budget is None else min(row_budget, topk_budget or row_budget)
     k_stride = _stride(n, k_budget, Lq)
+    # per-row quantities, by the rows they are taken on; each set is reduced with one
+    # product against the weight columns (sums) and one division by the counts (means)
+    table = _Table(wf, n)
+    table.add(1, {"row_max": row_max, "mass": mass})
+    # -sum p log p in place on one buffer (the clamp only changes p = 0, where p log p = 0)
     ps = _rows(pz, stride)
     ent = ps.clamp_min(torch.finfo(dt).tiny).log_().mul_(ps).sum(-1).neg_()
-    per_row = [ent, ent.exp()]
+    sampled = {"ent": ent, "rank": ent.exp()}
     if nv is not None:
-        log_nv = nv.clamp_min(2).log_().expand(B, H, Lq).reshape(-1)
-        per_row.append(ent / (log_nv[::stride] if stride > 1 else log_nv))
-    tops, top_names = _top_columns(pz, Lk, k_stride)
-    w = ent_f.reshape(-1)[::stride] if stride > 1 else ent_f.reshape(-1)
-    top_means: tuple[Tensor, ...] = ()
-    if tops is not None and k_stride == stride:
-        rowq = torch.cat([torch.stack(per_row), tops.T])
-        sampled = ((rowq @ w) / w.sum()).unbind()
-        top_means = sampled[len(per_row) :]
-    else:
-        sampled = ((torch.stack(per_row) @ w) / w.sum()).unbind()
-        if tops is not None:
-            wk = ent_f.reshape(-1)[::k_stride]
-            top_means = ((tops.T @ wk) / wk.sum()).unbind()
-    pieces["entropy"], pieces["effective_rank"] = sampled[0], sampled[1]
-    pieces["normalized_entropy"] = sampled[2] if nv is not None else sampled[0] / math.log(Lk)
-    for i, name in enumerate(top_names):
-        pieces[name] = top_means[i]
+        sampled["norm"] = ent / _row_values(nv.clamp_min(2).log_().expand(B, H, Lq), stride)
+    if logits is not None:
+        lg = _logit_rows(_float(logits), valid, nv, good_f, stride, saturation_threshold)
+        sampled.update(lg[0])
+    tops = _top_columns(pz, mass, Lk, k_stride)
+    if k_stride == stride:
+        sampled.update(tops)
+    table.add(stride, sampled)
+    if k_stride != stride:
+        table.add(k_stride, tops)
+    sums, means, counts = table.reduce()
+
+    row_max_ent, mass_good, mass_ent = (
+        means["row_max"][ent_col],
+        means["mass"][0],
+        means["mass"][ent_col],
+    )
+    out: dict[str, Tensor] = {
+        "max_row_weight": row_max_ent,
+        "mass": mass_good,
+        "mass_min": mass.masked_fill(good_f == 0, math.inf).amin(),
+        "entropy": means["ent"][ent_col],
+        "effective_rank": means["rank"][ent_col],
+        "normalized_entropy": means["norm"][ent_col]
+        if nv is not None
+        else means["ent"][ent_col] / math.log(Lk),
+    }
     for name, limit in (("top5", 5), ("top10", 10), ("top50", 50)):
-        if Lk <= limit:
-            pieces[name] = mass_ent  # every key of a row: its mass, over every row
+        # every key of a row: its mass, over every row
+        out[name] = mass_ent if Lk <= limit else means[name][ent_col]
+    out.update(_row_counts(n, fin, nv, qv, materialised, dev, dt, Lk, counts[1][0]))
 
     # exact uniformity: every row's largest weight is its mass / n_valid (within rounding)
+    # the ratio is >= 1 (but for rounding), so the rows weighted 0 never give the largest
     ratio = row_max * (Lk if nv is None else nv) / mass.clamp_min(_TINY)
-    gap = ratio.sub_(1).abs_().mul_(ent_f).amax()  # >= 0, so rows weighted 0 never win
-    pieces["uniform_gap"] = _nan_unless(gap, row_max_ent)
+    gap = ratio.mul_(ent_f).amax().sub_(1).abs_()
+    out["uniform_gap"] = _nan_unless(gap, row_max_ent)
 
     # what each key received from the good rows (columns) and the entropy rows (sinks)
-    got = wf.transpose(-1, -2) @ pz  # [B, H, 1 or 2, Lk]
-    pieces.update(_column_stats(got[..., 0, :]))
-    pieces.update(_sink_stats(got[..., ent_col, :].sum(0), vf, ent_f, nv, row_max_ent))
+    c = wf.shape[-1]
+    got = torch.bmm(wf.reshape(B * H, Lq, c).transpose(1, 2), pz.reshape(B * H, Lq, Lk))
+    out.update(_column_stats(got[:, 0]))  # [B * H, Lk]
+    out.update(_sink_stats(got.view(B, H, c, Lk)[:, :, ent_col].sum(0), vf, ent_f, nv, row_max_ent))
     if logits is not None:
-        pieces.update(
-            _logit_stats(
-                logits.float(), valid, nv, wf[..., 0], mass_good, saturation_threshold, stride
-            )
-        )
-    return pieces
+        out.update(_logit_finish(sums, counts[stride][0], lg[1], Lk, mass_good))
+    return out
+
+
+class _Table:
+    """Per-row quantities grouped by the stride of rows they were taken on."""
+
+    def __init__(self, wf: Tensor, n: int) -> None:
+        self.wf = wf.reshape(n, -1)
+        self.sets: dict[int, dict[str, Tensor]] = {}
+
+    def add(self, stride: int, rows: dict[str, Tensor]) -> None:
+        self.sets.setdefault(stride, {}).update(rows)
+
+    def reduce(
+        self,
+    ) -> tuple[
+        dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]], dict[int, tuple[Tensor, ...]]
+    ]:
+        """-> sums and means per quantity (one 0-d tensor per weight column), and the weight
+        counts per stride."""
+        sums: dict[str, tuple[Tensor, ...]] = {}
+        means: dict[str, tuple[Tensor, ...]] = {}
+        counts: dict[int, tuple[Tensor, ...]] = {}
+        c = self.wf.shape[1]
+        for stride, rows in self.sets.items():
+            w = self.wf[::stride] if stride > 1 else self.wf
+            q = torch.stack(list(rows.values())).reshape(len(rows), -1)
+            total = q @ w  # [quantities, columns]
+            cnt = w.sum(0)
+            s, m = total.flatten().unbind(), (total / cnt).flatten().unbind()
+            for i, name in enumerate(rows):
+                sums[name] = s[i * c : (i + 1) * c]
+                means[name] = m[i * c : (i + 1) * c]
+            counts[stride] = cnt.unbind()
+        return sums, means, counts
 
 
 def _row_counts(
@@ -209,53 +248,58 @@ def _row_counts(
     dev: torch.device,
     dt: torch.dtype,
     lk: int,
+    n_good: Tensor,
 ) -> dict[str, Tensor]:
     """``nan_rows`` (real queries with non-finite probabilities: with a valid key, unless
     the probabilities are the model's own), ``masked_rows`` (rows with no valid key, among
     every row; of the model's own, the finite ones) and ``n_valid`` (mean keys per real
-    query)."""
-    rows_all = qv is None
+    query). ``fin``: 0/1 finite rows; ``n_good``: the count of good rows."""
     if nv is None:  # every key valid: no masked row, Lk keys per row
-        bad = ~fin if rows_all else ~fin & qv
         zero_lk = torch.arange(0, lk + 1, lk, device=dev, dtype=dt).unbind()  # [0, Lk]
+        if qv is None:  # every row is a real query: the others are the NaN rows
+            return {"nan_rows": n - n_good, "masked_rows": zero_lk[0], "n_valid": zero_lk[1]}
+        n_real = qv.sum()
         # NaN, not Lk, without a real query
-        n_valid = zero_lk[1] if rows_all else qv.sum() * lk / qv.sum()
-        return {"nan_rows": bad.sum().to(dt), "masked_rows": zero_lk[0], "n_valid": n_valid}
-    no_key = nv == 0
-    if materialised:
-        bad = ~fin
-        masked = (no_key & fin).sum()
-    else:
-        bad = ~fin & ~no_key
-        # no_key in its broadcast shape: each of its values stands for n / numel rows
-        masked = no_key.sum() * (n // no_key.numel())
-    if not rows_all:
-        bad = bad & qv
-        # over the real queries of every head: nv * qv has every query, and 1 or H heads
-        prod = nv * qv
-        n_valid = prod.sum() / (qv.sum() * prod.shape[1])
-    else:
+        return {
+            "nan_rows": n_real * (n // qv.numel()) - n_good,
+            "masked_rows": zero_lk[0],
+            "n_valid": n_real * lk / n_real,
+        }
+    no_key = (nv == 0).to(dt)  # in its broadcast shape: each value stands for n / numel rows
+    if qv is None:
         n_valid = nv.mean()  # the mean over the broadcast shape is the mean over all rows
-    return {"nan_rows": bad.sum().to(dt), "masked_rows": masked.to(dt), "n_valid": n_valid}
+        if materialised:
+            nan_rows = n - fin.sum()
+            masked = (no_key * fin).sum()
+        else:
+            masked = no_key.sum() * (n // no_key.numel())
+            nan_rows = n - masked - n_good  # the rows with a key that are not good
+        return {"nan_rows": nan_rows, "masked_rows": masked, "n_valid": n_valid}
+    # padding queries: over the real ones; nv * qv has every query, and 1 or H heads
+    prod = nv * qv
+    n_valid = prod.sum() / (qv.sum() * prod.shape[1])
+    bad = (1 - fin) * qv if materialised else (1 - fin) * (1 - no_key) * qv
+    masked = (no_key * fin).sum() if materialised else no_key.sum() * (n // no_key.numel())
+    return {"nan_rows": bad.sum(), "masked_rows": masked, "n_valid": n_valid}
 
 
-def _top_columns(pz: Tensor, lk: int, stride: int) -> tuple[Tensor | None, list[str]]:
-    """Per sampled row, the top-5 / 10 / 50 masses that do not cover the whole row
-    ([rows, k] and their names); those that do are the row's mass, taken exactly."""
+def _top_columns(pz: Tensor, mass: Tensor, lk: int, stride: int) -> dict[str, Tensor]:
+    """Per sampled row, the top-5 / 10 / 50 masses that do not cover the whole row; those
+    that do are the row's mass, taken exactly."""
     if lk <= 5:
-        return None, []
+        return {}
     pk = _rows(pz, stride)
     if lk <= 10:
-        return pk.topk(5, dim=-1, sorted=False).values.sum(-1, keepdim=True), ["top5"]
-    head = pk.topk(10, dim=-1, sorted=True).values.cumsum(-1)[:, 4::5]  # top5, top10
+        return {"top5": pk.topk(5, dim=-1, sorted=False).values.sum(-1)}
+    top5, top10 = pk.topk(10, dim=-1, sorted=True).values.cumsum(-1)[..., 4::5].unbind(-1)
     if lk <= 50:
-        return head, ["top5", "top10"]
+        return {"top5": top5, "top10": top10}
     if lk > 100:
-        top50 = pk.topk(50, dim=-1, sorted=False).values.sum(-1, keepdim=True)
+        top50 = pk.topk(50, dim=-1, sorted=False).values.sum(-1)
     else:  # the 50 largest: all but the Lk - 50 smallest (a smaller selection)
         small = pk.topk(lk - 50, dim=-1, largest=False, sorted=False).values
-        top50 = (pk.sum(-1) - small.sum(-1)).unsqueeze(-1)
-    return torch.cat([head, top50], -1), ["top5", "top10", "top50"]
+        top50 = _row_values(mass, stride) - small.sum(-1)
+    return {"top5": top5, "top10": top10, "top50": top50}
 
 
 def _column_stats(col: Tensor) -> dict[str, Tensor]:
@@ -265,7 +309,7 @@ def _column_stats(col: Tensor) -> dict[str, Tensor]:
     share = col / total.clamp_min(_TINY)
     col_ent = share.clamp_min(torch.finfo(col.dtype).tiny).log_().mul_(share).sum(-1)
     # both are 0 for a pair that received nothing, so a plain sum is the sum over the rest
-    sums = torch.stack([col_ent, col.amax(-1)]).flatten(1).sum(1) / (total > 0).sum()
+    sums = torch.stack([col_ent, col.amax(-1)]).sum(1) / (total > 0).sum()
     return {"col_entropy": -sums[0], "max_col_sum": sums[1]}
 
 
@@ -305,48 +349,47 @@ def _sink_stats(
     return {"sink_mass": mass, "sink_lift": lift, "sink_key": key, "sink_head": head}
 
 
-def _logit_stats(
+def _logit_rows(
     logits: Tensor,
     valid: Tensor | None,
     nv: Tensor | None,
     rows: Tensor,
-    any_rows: Tensor,
+    stride: int,
     threshold: float,
-    stride: int = 1,
-) -> dict[str, Tensor]:
-    """Mean, std and saturation of the logits on valid keys of the ``rows`` (0/1 floats,
-    [B, H, Lq]) that count, on every ``stride``-th row; the largest on every row. ``nv``:
-    valid keys per row in its broadcast shape (None with ``valid``: every key);
-    ``any_rows``: NaN when no row counts.
-
-    Sums are taken per row first and combined on the small [B, H, Lq] tensors, so the
-    full-size tensor is read a handful of times (no full-size masks or casts)."""
+) -> tuple[dict[str, Tensor], Tensor]:
+    """Per sampled row: the sum, the sum of squares and the count above ``threshold`` of the
+    absolute value of the logits on valid keys (and the count of valid keys); and the
+    largest absolute logit of the ``rows`` (0/1, [B, H, Lq]) that count, over every row.
+    The full-size tensor is read a handful of times: no full-size masks or casts."""
     # a where, not a product: a masked key's logit may be NaN on a row whose probabilities
     # are finite (a NaN-filled padding position), and it must not count
     lm = logits if valid is None else torch.where(valid, logits, 0.0)
-    ls, w = _rows(lm, stride), rows.reshape(-1)
-    if stride > 1:
-        w = w[::stride]
-    row_total, row_squares = ls.sum(-1), torch.linalg.vector_norm(ls, dim=-1).square_()
+    ls = _rows(lm, stride)
+    per_row = {"lsum": ls.sum(-1), "lsq": torch.linalg.vector_norm(ls, dim=-1).square_()}
     absl = lm.abs() if valid is None else lm.abs_()  # ours to change, the signed copy done
     largest = absl.amax(-1).mul_(rows).amax() if absl.numel() else rows.sum() * 0
     # |logit| > threshold in place as float 0/1: a bool count would convert to int64 at
     # full size; a NaN logit (only on rows that do not count) compares false
-    above = _rows(absl, stride).gt_(threshold).sum(-1)
-    per_row = [row_total, row_squares, above]
+    per_row["above"] = _rows(absl, stride).gt_(threshold).sum(-1)
     if nv is not None:
-        nvr = nv.expand(rows.shape).reshape(-1)
-        per_row.append(nvr[::stride] if stride > 1 else nvr)
-    sums = torch.stack(per_row) @ w
-    cnt = sums[3] if nv is not None else w.sum() * logits.shape[-1]
-    # 0 / 0 is NaN: no counted key, NaN means
-    mean_sq_sat = (sums[:3] / cnt).unbind()
-    mean = mean_sq_sat[0]
+        per_row["lnv"] = _row_values(nv.expand(rows.shape), stride)
+    return per_row, largest
+
+
+def _logit_finish(
+    sums: dict[str, tuple[Tensor, ...]], n_rows: Tensor, largest: Tensor, lk: int, any_rows: Tensor
+) -> dict[str, Tensor]:
+    """Mean, std and saturation of the logits from the weighted row sums (good rows, column
+    0), the largest logit; ``n_rows``: the good sampled rows; ``any_rows`` is NaN when no
+    row counts. 0 / 0 is NaN: without a counted key the means are NaN."""
+    total, squares, above = sums["lsum"][0], sums["lsq"][0], sums["above"][0]
+    cnt = sums["lnv"][0] if "lnv" in sums else n_rows * lk
+    mean = total / cnt
     # unbiased variance from the sum of squares
-    var = (sums[1] - sums[0] * mean) / (cnt - 1).clamp_min(1)
+    var = (squares - total * mean) / (cnt - 1).clamp_min(1)
     return {
         "logit_mean": mean,
         "logit_std": var.clamp_min_(0).sqrt_().where(cnt > 1, math.nan),
-        "logit_saturation": mean_sq_sat[2],
+        "logit_saturation": above / cnt,
         "logit_max": _nan_unless(largest, any_rows),
     }
