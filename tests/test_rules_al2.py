@@ -224,3 +224,28 @@ def test_silent_inside_model_definitions() -> None:
         "from torch import nn", "from torch import nn\n    from torch.utils.data import DataLoader"
     )
     assert lines(loads) == [10]
+
+
+def test_a_name_bound_to_the_width_overrides_the_configured_key() -> None:
+    source = """\
+    def setup(cfg, loader):
+        example = next(iter(loader))
+        feat_dim = int(example["x"].shape[-1])
+        cfg["model"]["in_dim"] = feat_dim
+        return cfg
+    """
+    assert lines(source) == [4]
+
+
+def test_a_tensor_sliced_by_a_shape_is_not_a_width() -> None:
+    """A feature extractor (transformers' audio ones) trims a spectrogram to a multiple of
+    a stride and stores it back under ``input_features``: data, not a width."""
+    source = """\
+    def extract(self, padded_mel, batch_size):
+        audio_spectrogram = padded_mel["input_features"]
+        trimmed_frames = audio_spectrogram.shape[1] - (audio_spectrogram.shape[1] % self.stride)
+        audio_spectrogram = audio_spectrogram[:, :trimmed_frames, :].reshape(batch_size, -1)
+        padded_mel["input_features"] = audio_spectrogram
+        return padded_mel
+    """
+    assert lines(source) == []

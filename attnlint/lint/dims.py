@@ -163,6 +163,27 @@ def has_shape(node: cst.CSTNode) -> bool:
     return False
 
 
+def is_width(node: cst.BaseExpression, names: set[str] | frozenset[str] = frozenset()) -> bool:
+    """A width read off the data: ``x.shape[-1]``, ``x.size(-1)``, ``int(...)`` of one, a
+    conditional choosing one over None, or a name in ``names`` (bound to one). A tensor
+    sliced by a shape (``a[:, : a.shape[1]]``) is not a width."""
+    if isinstance(node, cst.Name):
+        return node.value in names
+    if isinstance(node, cst.Subscript):
+        value = node.value
+        return isinstance(value, cst.Attribute) and value.attr.value == "shape"
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "size":
+            return bool(node.args)
+        if isinstance(func, cst.Name) and func.value == "int" and len(node.args) == 1:
+            return is_width(node.args[0].value, names)
+        return False
+    if isinstance(node, cst.IfExp):
+        return is_width(node.body, names) or is_width(node.orelse, names)
+    return False
+
+
 def tokens(node: cst.CSTNode) -> set[str]:
     """Names, attribute names and string keys mentioned in ``node``."""
     found: set[str] = set()

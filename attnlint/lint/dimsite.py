@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from attnlint.lint.dims import chain_words, config_key, has_shape, is_config_word, is_input_key
+from attnlint.lint.dims import (
+    chain_words,
+    config_key,
+    has_shape,
+    is_config_word,
+    is_input_key,
+    is_width,
+)
 from attnlint.lint.dims import tokens as dim_tokens
 from attnlint.lint.index import call_slots
 from attnlint.lint.rule import dotted_name
@@ -73,6 +80,7 @@ class _Function:
     in_model: bool
     in_class: bool
     data: set[str] = field(default_factory=set)  # names bound from the data's width
+    widths: set[str] = field(default_factory=set)  # ... to the width itself (``dims.is_width``)
     objects: set[str] = field(default_factory=set)  # names bound to configuration objects
     model_configs: set[str] = field(default_factory=set)  # ``cfg = block.config``
     compared: set[str] = field(default_factory=set)  # names in comparisons (not ``is None``)
@@ -135,6 +143,11 @@ class Sites:
             return False
         return any(isinstance(n, cst.Name) and n.value in current.data for n in walk(node))
 
+    def is_width(self, value: cst.BaseExpression) -> bool:
+        """``value`` is the data's width, or a name bound to it in this scope."""
+        current = self._current
+        return current is not None and is_width(value, current.widths)
+
     def checks_input_param(self, node: cst.Comparison) -> bool:
         """``stat_dim_override != stat_dim``: a parameter named as an input width compared
         with something other than None (the helper checks what its callers hand it)."""
@@ -183,6 +196,8 @@ class Sites:
                 has_shape(value) or self.mentions_data(value)
             ):
                 current.data.add(name)
+            if is_width(value, current.widths):
+                current.widths.add(name)
             if self._is_object(value):
                 current.objects.add(name)
             if (

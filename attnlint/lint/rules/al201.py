@@ -178,8 +178,8 @@ class UncheckedInputDim(Rule):
                 self._bound[(id(self._scopes[-1]), target.target.value)] = key
                 self._note_configured(key)
             elif not isinstance(node.value, cst.Comparison) and (
-                has_shape(node.value) or self._sites.mentions_data(node.value)
-            ):  # ``cfg["in_dim"] = x.shape[-1]``, or a name bound from it
+                has_shape(node.value) or self._sites.is_width(node.value)
+            ):  # ``cfg["in_dim"] = x.shape[-1]``, or a name bound to the width
                 self._check_override(target.target, node.value)
             self._sites.assigned(target.target, node.value)
 
