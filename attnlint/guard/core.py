@@ -135,8 +135,7 @@ class AttentionGuard:
                 with torch.no_grad():
                     ctx.cheap.add("scores", batchstats.scores_bad(scores.detach(), mask))
             return
-        with torch.no_grad():
-            ctx.collector.scalars.update(batchstats.score_stats(scores.detach(), mask))
+        ctx.defer("scores", self._stats, batchstats.score_stats, scores.detach(), mask)
 
     def check_relevance(self, rel: Tensor, mask: Tensor | None = None) -> None:
         """relevance: each list (row of ``rel``) has >= 2 valid items whose relevance is
@@ -147,8 +146,11 @@ class AttentionGuard:
                 with torch.no_grad():
                     ctx.cheap.add("relevance", batchstats.relevance_bad(rel, mask))
             return
-        with torch.no_grad():
-            ctx.collector.scalars.update(batchstats.relevance_stats(rel, mask))
+        ctx.defer("relevance", self._stats, batchstats.relevance_stats, rel.detach(), mask)
+
+    def _stats(self, fn: Callable[[Tensor, Tensor | None], dict[str, Tensor]], *args: Any) -> None:
+        with self._ctx.quiet:
+            self._ctx.collector.scalars.update(fn(*args))
 
     def record_grad_norms(self, norms: Mapping[str, float] | None = None) -> Mapping[str, float]:
         """Gradient norms before clipping: ``{"total": .., "<top-level module>": ..}``.

@@ -86,8 +86,20 @@ class Context:
         # sampled-step work stashed inside compiled regions, computed when drained
         self.stash: dict[str, tuple[Callable[..., None], tuple]] = {}
 
+    @property
+    def later(self) -> bool:
+        """Sampled-step work is not done where it is found (inside a compiled region): an
+        observer then hands over copies of the weights the statistics need, since the
+        optimizer may change them before the step is drained."""
+        return compiling()
+
     def defer(self, key: str, fn: Callable[..., None], *args: Any) -> None:
-        self.stash[key] = (fn, args)
+        """Sampled-step work: stashed inside a compiled region (computed by ``drain``),
+        done now elsewhere."""
+        if compiling():
+            self.stash[key] = (fn, args)
+        else:
+            fn(*args)
 
     def drain(self) -> None:
         """Compute what was stashed inside compiled regions (eagerly, in stash order)."""

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from attnlint.guard import recompute, stats
 from attnlint.guard.observe import Installed
-from attnlint.guard.observers.base import Context, arg, compiling, snapshot, with_params
+from attnlint.guard.observers.base import Context, arg, snapshot, with_params
 from attnlint.guard.sites import site_name
 
 _ATTN_PARAMS = ("in_proj_weight", "in_proj_bias", "q_proj_weight", "k_proj_weight", "bias_k")
@@ -42,7 +42,7 @@ class EncoderLayerObserver:
         def around(original: Forward, args: tuple, kwargs: dict) -> Any:
             if not ctx.capturing:
                 out = original(*args, **kwargs)
-            elif compiling():
+            elif ctx.later:
                 attn = snapshot(layer.self_attn, _ATTN_PARAMS)
                 norm = snapshot(layer.norm1, ("weight", "bias")) if layer.norm_first else {}
                 out = original(*args, **kwargs)

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from attnlint.guard import recompute, stats
 from attnlint.guard.observe import Installed
-from attnlint.guard.observers.base import Context, arg, compiling, snapshot, with_params
+from attnlint.guard.observers.base import Context, arg, snapshot, with_params
 from attnlint.guard.sites import site_name
 
 # parameters recompute.mha reads: copied when the statistics are computed after the step
@@ -38,17 +38,14 @@ class MHAObserver:
         def around(original: Any, args: tuple, kwargs: dict) -> Any:
             if not ctx.capturing:
                 return original(*args, **kwargs)
-            if compiling():
+            if ctx.later:
                 copies = snapshot(mha, _PARAMS)
                 ctx.defer(f"{site}:in", self._deferred, site, mha, copies, args, kwargs)
             else:
                 self.observe_inputs(site, mha, args, kwargs)
             output = original(*args, **kwargs)
             out = output[0] if isinstance(output, tuple) else output
-            if compiling():
-                ctx.defer(f"{site}:out", self.observe_output, site, mha, out)
-            else:
-                self.observe_output(site, mha, out)
+            ctx.defer(f"{site}:out", self.observe_output, site, mha, out)
             return output
 
         return around

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from attnlint.guard import stats
 from attnlint.guard.observe import Installed
-from attnlint.guard.observers.base import Context, compiling
+from attnlint.guard.observers.base import Context
 
 
 class ResidualObserver:
@@ -36,10 +36,7 @@ class ResidualObserver:
             x = args[0] if args and isinstance(args[0], Tensor) else None
             output = original(*args, **kwargs)
             if x is not None and isinstance(output, Tensor) and ctx.capturing:
-                if compiling():
-                    ctx.defer(f"{path}:residual", self.observe, path, x, output)
-                else:
-                    self.observe(path, x, output)
+                ctx.defer(f"{path}:residual", self.observe, path, x, output)
             return output
 
         return around

@@ -72,10 +72,7 @@ class RootObserver:
         x = first_float((args, kwargs))
         if x is None or not x.numel():
             return
-        if compiling():
-            ctx.defer("input", self.observe_input, x)
-        else:
-            self.observe_input(x)
+        ctx.defer("input", self.observe_input, x)
 
     def post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         ctx = self.ctx
@@ -88,10 +85,7 @@ class RootObserver:
         outs = [t.detach() for t in tensors(output) if t.is_floating_point() and t.numel()]
         if not outs:
             return
-        if compiling():
-            ctx.defer("output", self.observe_output, outs)
-        else:
-            self.observe_output(outs)
+        ctx.defer("output", self.observe_output, outs)
 
     def observe_input(self, x: Tensor) -> None:
         scalars = self.ctx.collector.scalars

@@ -99,12 +99,10 @@ class ScopeObserver:
     def on_call(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         if not self.ctx.capturing or not isinstance(out, Tensor):
             return
-        if compiling():
-            self.calls += 1
-            key = f"call{self.calls}"
-            self.ctx.defer(key, self.observe_call, func, args, kwargs, out, self.active[-1])
-            return
-        self.observe_call(func, args, kwargs, out, caller_module(self.paths))
+        # dynamo cannot look at the caller's frame: the innermost running scope stands in
+        path = self.active[-1] if compiling() else caller_module(self.paths)
+        self.calls += 1
+        self.ctx.defer(f"call{self.calls}", self.observe_call, func, args, kwargs, out, path)
 
     def observe_call(
         self, func: Any, args: tuple, kwargs: dict, out: Tensor, path: str | None
