@@ -18,14 +18,20 @@ main process every file this rule calls plain, and sends the rest to a worker:
 * at most ``MAX_ELIF`` ``elif`` clauses (a chain of them is a nested ``If`` in libcst).
 
 A file the rule calls plain gives the same findings either way: the worker runs the same
-``process``. CPython's ``compile()`` still runs before libcst wherever the file is parsed
-(``engine.analyse``), so input CPython rejects never reaches libcst.
+``process``. The project index's loader parses a module that only an import reaches
+under the same rule (``summarise``). CPython's ``compile()`` still runs before libcst
+wherever the file is parsed (``engine.analyse``), so input CPython rejects never
+reaches libcst.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from attnlint.lint.runner import Job
 
 MAX_BYTES = 2_000_000
 MAX_LINE = 2_000
@@ -76,17 +82,66 @@ def why_isolated(path: Path, data: bytes) -> str | None:
         if brackets:
             depth += len(brackets) - 2 * brackets.count(b")")
             if depth < 0:
-                return "unbalanced brackets"  # the scan lost track: take no chance
+                return _lost_track(data)
         if depth > 0 or line.endswith((b"\\", b"\\\r")):
             continue
         if length > MAX_STRETCH and _stretch(lines[first : i + 1]) > MAX_STRETCH:
             return "a long expression"
         first, length = i + 1, 0
-    if depth != 0:
-        return "unbalanced brackets"
-    return None
+    return _lost_track(data) if depth != 0 else None
+
+
+def _lost_track(data: bytes) -> str | None:
+    """Brackets that do not balance: a syntax error (CPython rejects the file, so libcst
+    never reads it: plain), or a literal the scan misread (take no chance)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(data, "<scan>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return None
+    except (RecursionError, MemoryError, OverflowError):
+        pass
+    return "unbalanced brackets"
 
 
 def _stretch(lines: list[bytes]) -> int:
     """The longest comma-free stretch of one statement."""
     return max(map(len, re.split(rb"[,;]", b"".join(lines))))
+
+
+def summarise(path: Path, data: bytes, job: Job) -> dict[str, Any] | None:
+    """The project index's summary (as JSON) of the module ``data``, read from ``path``:
+    parsed in this process when plain, else in a supervised worker, whose crash or error
+    means no summary (the import is then not followed), never a failed run. None also
+    for bytes Python cannot decode."""
+    if why_isolated(path, data) is None:
+        return _summary_json((path, data, job))
+    from attnlint.lint.runner import _setup
+    from attnlint.lint.workers import Supervisor
+
+    supervisor: Supervisor[tuple[Path, bytes, Job], dict[str, Any] | None] = Supervisor(
+        _summary_json, _setup, job, _no_summary, _no_summary, workers=1, chunk=1
+    )
+    return supervisor.run([(path, data, job)])[0]
+
+
+def _summary_json(item: tuple[Path, bytes, Job]) -> dict[str, Any] | None:
+    from attnlint.lint.encoding import decode
+    from attnlint.lint.engine import analyse
+    from attnlint.lint.runner import setup_for
+
+    path, data, job = item
+    try:
+        source, _ = decode(data)
+    except (UnicodeDecodeError, LookupError, SyntaxError):
+        return None
+    rules, options = setup_for(job)
+    found = analyse(source, path.as_posix(), rules, options, resolve=False, index=True)
+    return found.summary.to_json() if found.summary is not None else None
+
+
+def _no_summary(item: object, why: object) -> None:
+    return None

@@ -11,10 +11,8 @@ objects, so the work item is a path and the answer is plain data.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +28,11 @@ from attnlint.lint.cache import (
     to_entry,
 )
 from attnlint.lint.diagnostic import Diagnostic
+from attnlint.lint.encoding import decode, decode_tolerant, source_encoding
 from attnlint.lint.isolation import IN_PROCESS_FILES, why_isolated
 from attnlint.lint.safeio import describe, read_regular
+
+__all__ = ["Job", "PerFileIgnores", "decode", "decode_tolerant", "run", "source_encoding"]
 
 Mode = Literal["check", "fix", "diff"]
 
@@ -133,45 +134,12 @@ def _setup(job: Job) -> None:
     _state = (active, options, job)
 
 
-_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
-_BLANK = re.compile(rb"^[ \t\f]*(?:[#\r\n]|$)")
-
-
-def source_encoding(data: bytes) -> str:
-    """The encoding CPython reads ``data`` with: a UTF-8 BOM, else a PEP 263 cookie on
-    the first or second line, else UTF-8. Unlike ``tokenize.detect_encoding`` it does not
-    insist that those lines decode as UTF-8 first (CPython compiles ``# \\xff``).
-    LookupError for an unknown codec, SyntaxError for a BOM with another cookie."""
-    bom = data.startswith(b"\xef\xbb\xbf")
-    head = data[3:] if bom else data
-    for line in head.split(b"\n", 2)[:2]:
-        match = _COOKIE.match(line)
-        if match is not None:
-            name = codecs.lookup(match.group(1).decode("ascii")).name
-            if bom and name != "utf-8":
-                raise SyntaxError(f"encoding problem: {name} with BOM")
-            return "utf-8-sig" if bom else name
-        if not _BLANK.match(line):
-            break
-    return "utf-8-sig" if bom else "utf-8"
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """Text and the encoding to write it back with, chosen as CPython chooses (see
-    ``source_encoding``); a cookie wins even when the bytes would also decode as UTF-8.
-    UnicodeDecodeError for bytes that do not decode."""
-    encoding = source_encoding(data)
-    return data.decode(encoding), encoding
-
-
-def decode_tolerant(data: bytes) -> tuple[str, str, bool]:
-    """``decode``, but bytes that do not decode become U+FFFD (CPython compiles such bytes
-    in a comment); the flag says so, and a fix is then never written back."""
-    try:
-        return (*decode(data), False)
-    except UnicodeDecodeError:
-        encoding = source_encoding(data)
-        return data.decode(encoding, errors="replace"), encoding, True
+def setup_for(job: Job) -> tuple[list[Any], dict[str, Any]]:
+    """The rule classes and validated options of ``job``, built once per process."""
+    if _state is None or _state[2] is not job:
+        _setup(job)
+    assert _state is not None
+    return _state[0], _state[1]
 
 
 def process(item: tuple[Path, str], data: bytes | None = None) -> FileResult:
@@ -334,8 +302,7 @@ def _run_todo(
 
 def _in_process(item: tuple[Path, str], job: Job, data: bytes | None) -> FileResult:
     """``process`` in the parent, an exception being that file's answer as in a worker."""
-    if _state is None or _state[2] is not job:
-        _setup(job)
+    setup_for(job)
     try:
         return process(item, data)
     except Exception as exc:
