@@ -58,3 +58,43 @@ def test_guard_exports_resolve() -> None:
 
     for name in guard.__all__:
         assert getattr(guard, name) is not None, name
+
+
+def test_rule_codes_without_importing_a_rule() -> None:
+    code = (
+        "import sys\nfrom attnlint.config import rule_codes\ncodes = rule_codes()\n"
+        "assert 'attnlint.lint.rules' not in sys.modules and 'libcst' not in sys.modules\n"
+        "from attnlint.lint.rules import all_rules\nassert codes == list(all_rules()), codes\n"
+        "assert rule_codes() == codes\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def _after_check(cwd, *argv: str) -> tuple[int, set[str]]:  # type: ignore[no-untyped-def]
+    code = (
+        "import sys\nfrom attnlint.cli import main\n"
+        f"rc = main(['check', *{list(argv)!r}])\n"
+        "open('modules.txt', 'w').write(' '.join(sys.modules))\nraise SystemExit(rc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
+    return done.returncode, set((cwd / "modules.txt").read_text().split())
+
+
+def test_a_one_file_run_starts_no_worker_and_a_cached_one_no_parser(tmp_path) -> None:
+    (tmp_path / "train.py").write_text("import torch\nopt = torch.optim.Adam(p, lr=1e-3)\n")
+    rc, loaded = _after_check(tmp_path, "train.py", "--output-format", "concise")
+    assert rc == 1 and "libcst" in loaded  # linted, in this process
+    assert "multiprocessing" not in loaded
+    # unchanged since: the cache answers, and neither libcst nor pydantic is imported
+    rc, loaded = _after_check(tmp_path, "train.py", "--output-format", "concise")
+    assert rc == 1
+    assert not {"libcst", "pydantic", "attnlint.lint.rules", "multiprocessing"} & loaded
+    # a configuration file is validated with pydantic, still without a rule once cached
+    (tmp_path / "pyproject.toml").write_text('[tool.attnlint]\nignore = ["AL3"]\n')
+    for _ in range(2):
+        rc, loaded = _after_check(tmp_path, "train.py", "--output-format", "concise")
+    assert rc == 1 and "pydantic" in loaded and "libcst" not in loaded
+    (tmp_path / "pyproject.toml").write_text('[tool.attnlint]\nignore = "AL3"\n')
+    rc, loaded = _after_check(tmp_path, "train.py")
+    assert rc == 2  # and its errors are still reported
