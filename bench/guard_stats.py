@@ -4,9 +4,12 @@ The four models of ``bench/guard_overhead.py`` run one sampled step under the gu
 every statistics function (and the probability recomputation) is recorded with its real
 arguments. Each recorded call is then replayed alone: the best time of ``--repeat`` calls
 and the number of aten ops it dispatches (a ``TorchDispatchMode`` counter). The per-model
-line is the sum over the calls of one sampled step.
+line is the sum over the calls of one sampled step. ``--reference`` also times the previous
+implementation of each statistic (``tests/_stats_reference.py``) on the same call,
+interleaved with the current one so that a busy machine slows both alike.
 
     python bench/guard_stats.py [--models all] [--repeat 200] [--threads 1] [--detail]
+        [--reference]
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+_ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(_ROOT / "bench"), str(_ROOT / "tests")]
 
+import _stats_reference as ref  # noqa: E402
 import guard_overhead  # noqa: E402
 
 from attnlint.guard import batchstats, gradnorms, recompute, stats  # noqa: E402
@@ -88,8 +93,14 @@ def recording(calls: list[Call]) -> Iterator[None]:
                 return fn(*args, **kwargs)
             active[0] = False  # calls nested inside a timed function are part of it
             try:
-                calls.append(Call(f"{mod.__name__.rsplit('.', 1)[-1]}.{name}", fn,
-                                  _frozen(args), _frozen(kwargs)))
+                calls.append(
+                    Call(
+                        f"{mod.__name__.rsplit('.', 1)[-1]}.{name}",
+                        fn,
+                        _frozen(args),
+                        _frozen(kwargs),
+                    )
+                )
                 return fn(*args, **kwargs)
             finally:
                 active[0] = True
@@ -127,17 +138,47 @@ def sampled_calls(model: str) -> list[Call]:
     return calls
 
 
-def time_call(c: Call, repeat: int) -> float:
-    """Best-of-``repeat`` seconds per call, in blocks of 10 calls."""
+def reference_call(c: Call) -> Call | None:
+    """The same call to the previous implementation, where one is kept."""
+    a, kw = c.args, c.kwargs
+    if c.name == "stats.attention_stats":
+        probs, valid = a[0], a[1] if len(a) > 1 else kw.get("valid")
+        if valid is None:  # the previous recomputation made an all-true mask
+            valid = torch.ones((1, 1, 1, probs.shape[-1]), dtype=torch.bool)
+        return Call(c.name, ref.attention_stats, (probs, valid, *a[2:]), kw)
+    if c.name == "stats.relative_variance":
+        return Call(c.name, ref.relative_variance, a, kw)
+    if c.name == "stats.position_variance":
+        x, valid = a[0], a[1] if len(a) > 1 else kw.get("valid")
+        if valid is not None and valid.shape != x.shape[:-1]:
+            valid = None
+        return Call(c.name, ref.relative_variance, (x, x.dim() - 2, valid), {})
+    if c.name == "stats.residual_ratio":
+        return Call(c.name, ref.residual_ratio, a, kw)
+    if c.name == "batchstats.score_stats":
+        s, mask = a
+        valid = torch.ones_like(s, dtype=torch.bool) if mask is None else mask.bool()
+        return Call(c.name, ref.score_stats, (s, valid), {})
+    if c.name == "batchstats.relevance_stats":
+        return Call(c.name, ref.relevance_stats, a, kw)
+    if c.name == "gradnorms.norms":
+        return Call(c.name, ref.grad_norms, (a[0].params,), {})
+    return None
+
+
+def time_calls(calls: list[Call], repeat: int) -> list[float]:
+    """Best-of-``repeat`` seconds per call of each, in blocks of 10 calls, interleaved."""
+    best = [float("inf")] * len(calls)
     with torch.no_grad():
-        for _ in range(3):
-            c.fn(*c.args, **c.kwargs)
-        best = float("inf")
-        for _ in range(max(1, repeat // 10)):
-            t0 = time.perf_counter()
-            for _ in range(10):
+        for c in calls:
+            for _ in range(3):
                 c.fn(*c.args, **c.kwargs)
-            best = min(best, (time.perf_counter() - t0) / 10)
+        for _ in range(max(1, repeat // 10)):
+            for i, c in enumerate(calls):
+                t0 = time.perf_counter()
+                for _ in range(10):
+                    c.fn(*c.args, **c.kwargs)
+                best[i] = min(best[i], (time.perf_counter() - t0) / 10)
     return best
 
 
@@ -156,10 +197,13 @@ def shape_of(c: Call) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--models", default="all", help=f"comma list of {', '.join(guard_overhead.MODELS)}")
+    ap.add_argument(
+        "--models", default="all", help=f"comma list of {', '.join(guard_overhead.MODELS)}"
+    )
     ap.add_argument("--repeat", type=int, default=200, help="calls timed per recorded call")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
     ap.add_argument("--detail", action="store_true", help="op names per call")
+    ap.add_argument("--reference", action="store_true", help="also time the previous code")
     args = ap.parse_args(argv)
     names = list(guard_overhead.MODELS) if args.models == "all" else args.models.split(",")
     if args.threads:
@@ -167,25 +211,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"threads={torch.get_num_threads()} repeat={args.repeat} torch={torch.__version__}")
     for model in names:
         calls = sampled_calls(model)
-        total_us, total_ops = 0.0, 0
+        tot = [0.0, 0, 0.0, 0]  # us and ops: current, previous
         by_fn: dict[str, list[float]] = {}
         print(f"\n{model}: {len(calls)} calls in one sampled step")
         for c in calls:
-            us = time_call(c, args.repeat) * 1e6
+            old = reference_call(c) if args.reference else None
+            times = time_calls([c] if old is None else [c, old], args.repeat)
             ops = count_ops(c)
-            n = sum(ops.values())
-            total_us += us
-            total_ops += n
-            agg = by_fn.setdefault(c.name, [0, 0.0, 0])
-            agg[0] += 1
-            agg[1] += us
-            agg[2] += n
+            old_ops = sum(count_ops(old).values()) if old is not None else sum(ops.values())
+            us, n = times[0] * 1e6, sum(ops.values())
+            old_us = times[1] * 1e6 if old is not None else us
+            for i, v in enumerate((us, n, old_us, old_ops)):
+                tot[i] += v
+            agg = by_fn.setdefault(c.name, [0, 0.0, 0, 0.0, 0])
+            for i, v in enumerate((1, us, n, old_us, old_ops)):
+                agg[i] += v
             if args.detail:
                 top = ", ".join(f"{k} {v}" for k, v in ops.most_common())
                 print(f"  {c.name:26s} {shape_of(c):18s} {us:8.1f} us {n:4d} ops: {top}")
-        for name, (k, us, n) in sorted(by_fn.items(), key=lambda kv: -kv[1][1]):
-            print(f"  {name:26s} x{k:<3d} {us:8.1f} us {n:5d} ops")
-        print(f"  {'total':26s}      {total_us:8.1f} us {total_ops:5d} ops")
+        head = "current" + (" | previous" if args.reference else "")
+        print(f"  {'':26s}      {head}")
+        for name, (k, us, n, old_us, old_n) in sorted(by_fn.items(), key=lambda kv: -kv[1][1]):
+            prev = f" | {old_us:8.1f} us {old_n:5d} ops" if args.reference else ""
+            print(f"  {name:26s} x{k:<3d} {us:8.1f} us {n:5d} ops{prev}")
+        prev = f" | {tot[2]:8.1f} us {tot[3]:5d} ops" if args.reference else ""
+        print(f"  {'total':26s}      {tot[0]:8.1f} us {tot[1]:5d} ops{prev}")
     return 0
 
 

@@ -332,3 +332,21 @@ def relevance_stats(rel: Tensor, mask: Tensor | None) -> dict[str, Tensor]:
         "rel_std": (torch.where(valid, r - mean, 0) ** 2).sum().div(cnt).sqrt(),
         "degenerate_list_share": degenerate.float().mean(),
     }
+
+
+def grad_norms(params: list[tuple[int, Tensor]]) -> tuple[list[int], Tensor]:
+    """The previous ``GradGroups.norms``: (groups present, [total, per group...])."""
+    grads: list[Tensor] = []
+    groups: list[int] = []
+    for g, p in params:
+        if p.grad is not None:
+            grads.append(p.grad.detach())
+            groups.append(g)
+    dev = grads[0].device
+    per = list(torch._foreach_norm(grads, 2, dtype=torch.float32))
+    squares = torch.stack(per).square()
+    present = sorted(set(groups))
+    slot = {g: i for i, g in enumerate(present)}
+    index = torch.tensor([slot[g] for g in groups], device=dev)
+    by_group = torch.zeros(len(present), device=dev).index_add_(0, index, squares)
+    return present, torch.cat([squares.sum().reshape(1), by_group]).sqrt()

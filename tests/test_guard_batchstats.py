@@ -98,3 +98,16 @@ def test_residual_ratio_matches_the_previous_implementation() -> None:
     x_before = x.clone()
     stats.residual_ratio(y, x, valid)
     assert torch.equal(x, x_before)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_masked_relative_variance_matches_the_previous_implementation(seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(6, 15, 8, generator=g) * 3 - 1
+    valid = torch.rand(6, 15, generator=g) < 0.6
+    valid[0] = False  # no position
+    valid[1, 1:] = False  # one position: does not count
+    new, old = stats.relative_variance(x, 1, valid), ref.relative_variance(x, 1, valid)
+    assert _same({"v": new}, {"v": old}) == {}
+    none = torch.zeros(6, 15, dtype=torch.bool)
+    assert math.isnan(stats.relative_variance(x, 1, none).item())

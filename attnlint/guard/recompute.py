@@ -26,6 +26,11 @@ class Attention:
     materialised: bool = False  # probs are the model's own (not recomputed with -inf masks)
 
 
+def _f32(x: Tensor) -> Tensor:
+    """``x`` as float32: itself when it is (a ``.float()`` call still costs a dispatch)."""
+    return x if x.dtype == torch.float32 else x.float()
+
+
 def _to_batch_first(x: Tensor, batch_first: bool) -> Tensor:
     if x.dim() == 2:  # unbatched (L, E)
         return x.unsqueeze(0)
@@ -60,13 +65,14 @@ def mha(
     self_attn = query is key
     bf = module.batch_first
     unbatched = query.dim() == 2
-    q_in = _to_batch_first(query, bf).float()
-    k_in = _to_batch_first(key, bf).float()
+    q_in = _f32(_to_batch_first(query, bf))
+    k_in = q_in if self_attn else _f32(_to_batch_first(key, bf))
     if key_padding_mask is not None and unbatched:
         key_padding_mask = key_padding_mask.unsqueeze(0)
     B_full = q_in.shape[0]
     if max_batch is not None and max_batch < B_full:
-        q_in, k_in = q_in[:max_batch], k_in[:max_batch]
+        q_in = q_in[:max_batch]
+        k_in = q_in if self_attn else k_in[:max_batch]
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask[:max_batch]
     B, L, E = q_in.shape
@@ -74,15 +80,18 @@ def mha(
     H = module.num_heads
     d = E // H
 
-    if module._qkv_same_embed_dim:
-        wq, wk = module.in_proj_weight[:E], module.in_proj_weight[E : 2 * E]
+    bias = module.in_proj_bias
+    if module._qkv_same_embed_dim and self_attn:
+        # one product for both projections of a self-attention call
+        qk = F.linear(q_in, _f32(module.in_proj_weight[: 2 * E]), _bias(bias, 0, 2 * E))
+        q, k = qk.split(E, dim=-1)
     else:
-        wq, wk = module.q_proj_weight, module.k_proj_weight
-    bq = bk = None
-    if module.in_proj_bias is not None:
-        bq, bk = module.in_proj_bias[:E], module.in_proj_bias[E : 2 * E]
-    q = F.linear(q_in, wq.float(), None if bq is None else bq.float())
-    k = F.linear(k_in, wk.float(), None if bk is None else bk.float())
+        if module._qkv_same_embed_dim:
+            wq, wk = module.in_proj_weight[:E], module.in_proj_weight[E : 2 * E]
+        else:
+            wq, wk = module.q_proj_weight, module.k_proj_weight
+        q = F.linear(q_in, _f32(wq), _bias(bias, 0, E))
+        k = F.linear(k_in, _f32(wk), _bias(bias, E, 2 * E))
 
     # key padding and attention masks, in [B or 1, H or 1, L or 1, S] form
     kpm_hard, kpm_add, kpm_soft = _split_masks(
@@ -103,8 +112,8 @@ def mha(
     if module.bias_k is not None:
         k = torch.cat([k, module.bias_k.float().expand(B, 1, E)], dim=1)
         extra += 1
-    q = q.view(B, L, H, d).transpose(1, 2)
-    k = k.view(B, S + extra, H, d).transpose(1, 2)
+    q = q.reshape(B, L, H, d).transpose(1, 2)
+    k = k.reshape(B, S + extra, H, d).transpose(1, 2)
     if module.add_zero_attn:
         k = torch.cat([k, k.new_zeros(B, H, 1, d)], dim=2)
         extra += 1
@@ -146,6 +155,10 @@ def mha(
         )
     query_valid = key_valid if (self_attn and key_valid is not None and L == S) else None
     return Attention(probs, valid, logits, query_valid, k_in, key_valid)
+
+
+def _bias(bias: Tensor | None, start: int, stop: int) -> Tensor | None:
+    return None if bias is None else _f32(bias[start:stop])
 
 
 def encoder_layer_input(layer: nn.TransformerEncoderLayer, src: Tensor) -> Tensor:

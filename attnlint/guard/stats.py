@@ -58,15 +58,17 @@ def relative_variance(x: Tensor, dim: int, valid: Tensor | None = None) -> Tenso
         den = torch.linalg.vector_norm(x).square_().clamp_min_(x.shape[dim] * _TINY)
         return num / den
     m = valid.to(x.dtype)[..., None]
+    xm = x * m
     cnt = m.sum(dim, keepdim=True)
-    mean = (x * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
-    var = (((x - mean) ** 2) * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
-    ms = ((x**2) * m).sum(dim, keepdim=True) / cnt.clamp_min(1)
-    use = (cnt >= 2).expand_as(var)
-    num = (var * use).sum()
-    den = (ms * use).sum()
-    nan = torch.full_like(num, math.nan)
-    return (num / den.clamp_min(_TINY)).where(use.any(), nan)
+    c1 = cnt.clamp_min(1)
+    mean = xm.sum(dim, keepdim=True) / c1
+    d = (x - mean).mul_(m)
+    use = cnt >= 2
+    u = use / c1  # per slice: 1 / count where it counts, else 0
+    # sum over slices of var and of mean(x**2): the per-slice sums of squares, weighted
+    num = (d.square_().sum(dim, keepdim=True) * u).sum()
+    den = (xm.square_().sum(dim, keepdim=True) * u).sum()
+    return (num / den.clamp_min(_TINY)).where(use.any(), math.nan)
 
 
 def position_variance(x: Tensor, valid: Tensor | None = None) -> Tensor:
@@ -84,25 +86,32 @@ def position_variance(x: Tensor, valid: Tensor | None = None) -> Tensor:
 def score_stats(scores: Tensor, valid: Tensor | None) -> dict[str, Tensor]:
     """Statistics of the valid scores handed to ``check_scores`` (lists on the last dim;
     ``valid`` None: every score)."""
-    fs = scores.float()
+    fs = scores if scores.dtype == torch.float32 else scores.float()
     lists = fs.reshape(-1, fs.shape[-1]) if fs.dim() else fs.reshape(1, 1)
     ok = lists.abs() < math.inf  # finite: NaN compares false
     if valid is not None:
-        v = valid.to(torch.bool).expand(fs.shape).reshape(lists.shape)
+        v = valid if valid.dtype == torch.bool else valid.to(torch.bool)
+        v = (
+            v.reshape(lists.shape)
+            if v.shape == fs.shape
+            else v.expand(fs.shape).reshape(-1, fs.shape[-1])
+        )
         ok = ok & v
-        bad = v.sum() - ok.sum()
-    else:
-        bad = lists.numel() - ok.sum()
-    cnt = ok.sum().clamp_min(1)
-    mean = torch.where(ok, lists, 0.0).sum() / cnt
+    # masked_fill, not where: a where with a constant is three dispatches
+    out = ~ok
+    n_ok = ok.sum()
+    bad = (v.sum() if valid is not None else lists.numel()) - n_ok
+    cnt = n_ok.clamp_min(1)
+    mean = lists.masked_fill(out, 0.0).sum() / cnt
     # per list, the smallest valid score and minus the largest, in one reduction
-    ext = torch.stack([torch.where(ok, lists, math.inf), torch.where(ok, -lists, math.inf)])
+    ext = torch.stack([lists.masked_fill(out, math.inf), lists.neg().masked_fill_(out, math.inf)])
     ext = ext.amin(-1)  # [2, lists]: +inf for a list without a valid score
     lo_negmax = ext.amin(-1)  # [smallest, -largest]
     has_two = ok.sum(-1) >= 2
-    spread = torch.where(has_two, ext.sum(0).neg_(), 0.0).amax()  # largest minus smallest
+    # largest minus smallest, 0 for a list without two valid scores
+    spread = ext.sum(0).neg_().masked_fill_(~has_two, 0.0).amax()
     nan = math.nan
-    centred = torch.where(ok, lists - mean, 0.0)
+    centred = (lists - mean).masked_fill_(out, 0.0)
     return {
         "score_nonfinite": bad.float(),
         "score_min": lo_negmax[0],
