@@ -340,10 +340,9 @@ def _sink_stats(
         seen, uniform = both.unbind(1)
         enough = seen >= w.sum((0, 2)).unsqueeze_(-1).clamp_min_(1).mul_(0.5)
         share = got / seen.clamp_min(1) * enough
-        flat = share.flatten().argmax()
-        pair = torch.stack([share, got / uniform.clamp_min(_TINY)]).flatten(1)
-        pair = pair.gather(1, flat.expand(2, 1)).squeeze(1)
-        out = torch.cat([pair, torch.stack([flat % lk, flat // lk])])
+        best, flat = share.flatten().max(0)  # the first largest, as argmax
+        lift = (got / uniform.clamp_min(_TINY)).flatten().gather(0, flat.unsqueeze(0))
+        out = torch.cat([best.unsqueeze(0), lift, torch.stack([flat % lk, flat // lk])])
         out = out.where(enough.any(), math.nan)
     mass, lift, key, head = out.unbind()
     return {"sink_mass": mass, "sink_lift": lift, "sink_key": key, "sink_head": head}
