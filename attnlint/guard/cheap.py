@@ -9,10 +9,12 @@ training step on a small model runs a few hundred ops; a cheap check computed in
 costs 3 to 11 of them per call, a deferred one none.
 
 Tensors above ``DEFER_NUMEL`` elements (a language model's logits) are reduced in the
-step instead, to one 0-d tensor, so that no large tensor outlives its step; so is every
-call inside a ``torch.compile`` region, where the running count is a graph input of fixed
-shape and the graph never changes. A tensor that the loop changes in place before the
-next sampled step is read as it is then.
+step instead, to one 0-d tensor, so that no large tensor outlives its step. Inside a
+``torch.compile`` region a model's outputs are only *held* (a list append, which dynamo
+replays after the graph: no tensor op, so no graph of its own where the model breaks the
+graph itself) and ``settle()``, called by ``step()`` in eager code, keeps or reduces them.
+A tensor that the loop changes in place before the next sampled step is read as it is
+then.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class CheapFlags:
         self.device = device
         self._counts: dict[str, Tensor] = {}
         self._pending: dict[str, list[Item]] = {}
+        # outputs held inside compiled regions until ``settle()``: cleared, never replaced
+        self.held: list[list[Tensor]] = []
         self.reset()
 
     def reset(self) -> None:
@@ -89,6 +93,7 @@ class CheapFlags:
 
     @property
     def counts(self) -> dict[str, Tensor]:
+        self.settle()
         for name in self.NAMES:
             self._flush(name)
         return self._counts
@@ -99,6 +104,20 @@ class CheapFlags:
         if bad.device != prev.device:
             prev = prev.to(bad.device)
         self._counts[name] = prev + bad
+
+    def hold(self, outs: list[Tensor]) -> None:
+        """One call's outputs, inside a compiled region (no tensor op here)."""
+        self.held.append(outs)
+
+    def settle(self) -> None:
+        """The held outputs, in eager code: kept for the read, or reduced now."""
+        if not self.held:
+            return
+        held = list(self.held)
+        self.held.clear()
+        for outs in held:
+            if len(outs) != 1 or not self.defer("output", outs[0]):
+                self.add("output", output_bad([t.detach() for t in outs]))
 
     def defer(self, name: str, t: Tensor, mask: Tensor | None = None) -> bool:
         """Keep one call of check ``name`` for later; False (nothing kept) when the call is

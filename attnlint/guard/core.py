@@ -184,6 +184,7 @@ class AttentionGuard:
                 self._ctx.collector.scalars["loss"] = loss.detach().float().reshape(())
             self._finish_sampled(report)
         else:
+            self._ctx.cheap.settle()
             report = StepReport(step=self._step, sampled=False, loss=value)
         report = self._distributed(report)
         self._plateau_update(report, diagnose)

@@ -58,10 +58,10 @@ class RootObserver:
         outs = [t for t in tensors(output) if t.is_floating_point() and t.numel()]
         if not outs:
             return
-        # one output, eager: kept for the sampled step's read (no op in this step)
-        if len(outs) == 1 and not compiling() and self.ctx.cheap.defer("output", outs[0]):
-            return
-        self.ctx.cheap.add("output", output_bad([t.detach() for t in outs]))
+        if compiling():  # no tensor op in the graph: the eager step() settles them
+            self.ctx.cheap.hold(outs)
+        elif len(outs) != 1 or not self.ctx.cheap.defer("output", outs[0]):
+            self.ctx.cheap.add("output", output_bad([t.detach() for t in outs]))
 
     def pre(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         ctx = self.ctx
