@@ -111,3 +111,19 @@ def test_masked_relative_variance_matches_the_previous_implementation(seed: int)
     assert _same({"v": new}, {"v": old}) == {}
     none = torch.zeros(6, 15, dtype=torch.bool)
     assert math.isnan(stats.relative_variance(x, 1, none).item())
+
+
+def test_no_host_read_in_the_batch_and_variance_statistics() -> None:
+    from test_guard_attnstats import _Guarded
+
+    s, mask = _scores(0, (4, 10))
+    x = torch.randn(4, 10, 8)
+    with _Guarded():
+        batchstats.score_stats(s, mask)
+        batchstats.score_stats(s, None)
+        batchstats.relevance_stats(s.nan_to_num(), mask)
+        batchstats.relevance_stats(s.nan_to_num(), None)
+        stats.relative_variance(x, 1)
+        stats.relative_variance(x, 1, mask)
+        stats.residual_ratio(x * 2, x, mask)
+        stats.nonfinite(x, x, s)
