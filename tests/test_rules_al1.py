@@ -225,6 +225,7 @@ AL103_FIRES = {
     "accelerate": "import torch\naccelerator.clip_grad_norm_(model.parameters(), cfg.clip)\n",
     "fabric with max_norm": "import torch\nfabric.clip_gradients(m, opt, max_norm=cfg.c)\n",
     "one-line suite": "import torch\nif ok: torch.nn.utils.clip_grad_norm_(p, 1.0)\n",
+    "fairseq optimizer": "import torch\nself.optimizer.clip_grad_norm(self.cfg.clip_norm)\n",
 }
 
 
@@ -265,6 +266,9 @@ AL103_SILENT = {
     ),
     "fabric without max_norm returns nothing": (
         "import torch\nfabric.clip_gradients(m, opt, clip_val=0.5)\n"
+    ),
+    "clip_grad_norm of an object that is not an optimizer": (
+        "import torch\nclipper.clip_grad_norm(cfg.clip_norm)\n"
     ),
     "same name as keyword only": (
         "import torch\ndef f(p):\n    gn = torch.nn.utils.clip_grad_norm_(p, 1.0)\n"

@@ -9,8 +9,11 @@ from attnlint.lint.vocab import callee_last, contains, is_loss_call
 from attnlint.lint.walk import children
 
 # Objects whose ``.backward(loss)`` differentiates its argument (Accelerate, Fabric,
-# DeepSpeed engines, ``torch.autograd``); a tensor's ``.backward(gradient)`` does not.
-_BACKWARD_OWNERS = frozenset({"accelerator", "fabric", "engine", "model_engine", "autograd"})
+# DeepSpeed engines, ``torch.autograd``, fairseq's optimizers); a tensor's
+# ``.backward(gradient)`` does not.
+_BACKWARD_OWNERS = frozenset(
+    {"accelerator", "fabric", "engine", "model_engine", "autograd", "optimizer"}
+)
 
 
 def is_backward(call: cst.Call) -> bool:

@@ -180,6 +180,9 @@ class UnloggedGradClip(Rule):
             return None  # a torch function that is not a norm-returning clip
         if func.attr.value == "clip_grad_norm_":  # Accelerate, FSDP
             return f"{receiver}.clip_grad_norm_"
+        owner = receiver.rpartition(".")[2].lower()
+        if func.attr.value == "clip_grad_norm" and ("optim" in owner or owner == "opt"):
+            return f"{receiver}.clip_grad_norm"  # fairseq's and Megatron's optimizers
         if (
             func.attr.value == "clip_gradients"
             and receiver != "self"  # a LightningModule's clip_gradients returns None
