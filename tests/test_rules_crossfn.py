@@ -302,3 +302,38 @@ def test_al402_fill_in_another_module_is_found_at_the_call(tmp_path: Path) -> No
         found = check(tmp_path, paths, codes=("AL402",))
         assert where(found) == [("pkg/model.py", 5, "AL402")]
         assert "mask_logits (pkg/util.py:4)" in found[0].message
+
+
+def test_a_helper_that_hands_the_scores_on_in_its_module_is_found_at_the_scrub(
+    tmp_path: Path,
+) -> None:
+    """``objective`` passes the scores, unchanged, to ``_surrogate`` of the same module,
+    which clamps them: the finding is at that clamp (once), naming the caller."""
+    losses = """\
+import torch
+
+
+def _surrogate(s, y):
+    s = s.clamp(-50.0, 50.0)
+    return ((s - y) ** 2).mean()
+
+
+def objective(scores, y):
+    return _surrogate(scores, y)
+"""
+    train = """\
+from pkg.losses import objective
+
+
+def step(model, x, y, opt):
+    scores = model(x)
+    loss = objective(scores, y)
+    loss.backward()
+    opt.step()
+"""
+    write_repo(tmp_path, {"pkg/__init__.py": "", "pkg/losses.py": losses, "pkg/train.py": train})
+    found = check(tmp_path, codes=("AL302",))
+    assert where(found) == [("pkg/losses.py", 5, "AL302")]
+    assert "step (pkg/train.py:6) passes to objective" in found[0].message
+    alone = check(tmp_path, ["pkg/train.py"], codes=("AL302",))
+    assert where(alone) == [("pkg/train.py", 6, "AL302")]

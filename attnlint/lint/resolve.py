@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from attnlint.lint.cache import Cache, content_key
 from attnlint.lint.callers import SCALED_BY_CALLER
-from attnlint.lint.index import ModuleSummary, Pending, position_of
-from attnlint.lint.project import Module, Project, _param_for
+from attnlint.lint.diagnostic import Diagnostic
+from attnlint.lint.index import RETURN, ModuleSummary, Pending, position_of
+from attnlint.lint.project import Module, Project, Target, _param_for
 
 if TYPE_CHECKING:
     from attnlint.lint.runner import FileResult, Job
@@ -57,7 +58,7 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
             for found in project.decide(module, pending, taken):
                 # A finding placed in the callee belongs to the callee's file, if checked.
                 owner = by_display.get(found.path)
-                if owner is not None:
+                if owner is not None and not _known(owner, found):
                     owner.decided.append(found)
     for path, line, column in quiet:
         owner = by_display[path]  # placed only in checked files
@@ -76,8 +77,36 @@ def _placeable(project: Project, module: Module, pending: Pending, checked: set[
     if target is None or target.module.path not in checked:
         return False
     param = _param_for(target, pending.slot)
-    found = target.function.facts.get(pending.fact, {}).get(param) if param else None
-    return found is not None and position_of(found)[0] is not None
+    return param is not None and _positioned(project, target, pending.fact, param, 2)
+
+
+def _positioned(project: Project, target: Target, fact: str, param: str, depth: int) -> bool:
+    """``fact`` on ``param`` of the target has a position in the target's own module:
+    on the target itself, or on a function of that module it hands the value to."""
+    function = target.function
+    found = function.facts.get(fact, {}).get(param)
+    if found is not None:
+        return position_of(found)[0] is not None
+    if depth <= 0:
+        return False
+    onward = [(callee, RETURN) for callee in function.returns] if param == RETURN else []
+    onward += [(f.callee, f.slot) for f in function.flows if f.param == param]
+    for callee, slot in onward:
+        inner = project.lookup(target.module, callee, function.name, depth)
+        if inner is None or inner.module is not target.module:
+            continue  # a position in another file: the diagnostic would name the wrong one
+        inner_param = RETURN if slot == RETURN else _param_for(inner, slot)
+        if inner_param and _positioned(project, inner, fact, inner_param, depth - 1):
+            return True
+    return False
+
+
+def _known(owner: FileResult, found: Diagnostic) -> bool:
+    """The owner already has this finding (its own, or one a caller placed there)."""
+    at = (found.code, found.line, found.column)
+    if any((e["code"], e["line"], e["column"]) == at for e in owner.entry if "when" not in e):
+        return True
+    return any((d.code, d.line, d.column) == at for d in owner.decided)
 
 
 def _summary(data: Any) -> ModuleSummary | None:
