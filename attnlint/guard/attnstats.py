@@ -167,7 +167,7 @@ def attention_stats(
     table.add(stride, sampled)
     if k_stride != stride:
         table.add(k_stride, tops)
-    sums, means, counts = table.reduce()
+    means, counts = table.reduce()
 
     row_max_ent, mass_good, mass_ent = (
         means["row_max"][ent_col],
@@ -197,11 +197,14 @@ def attention_stats(
 
     # what each key received from the good rows (columns) and the entropy rows (sinks)
     c = wf.shape[-1]
-    got = torch.bmm(wf.reshape(B * H, Lq, c).transpose(1, 2), pz.reshape(B * H, Lq, Lk))
+    if Lq == 1:  # one row per (item, head): a product, where a batch of 1-row bmm is slow
+        got = wf.reshape(B * H, c, 1) * pz.reshape(B * H, 1, Lk)
+    else:
+        got = torch.bmm(wf.reshape(B * H, Lq, c).transpose(1, 2), pz.reshape(B * H, Lq, Lk))
     out.update(_column_stats(got[:, 0]))  # [B * H, Lk]
     out.update(_sink_stats(got.view(B, H, c, Lk)[:, :, ent_col].sum(0), vf, ent_f, nv, row_max_ent))
     if logits is not None:
-        out.update(_logit_finish(sums, counts[stride][0], lg[1], Lk, mass_good))
+        out.update(_logit_finish(means, counts[stride][0], lg[1], Lk, mass_good))
     return out
 
 
@@ -215,28 +218,22 @@ class _Table:
     def add(self, stride: int, rows: dict[str, Tensor]) -> None:
         self.sets.setdefault(stride, {}).update(rows)
 
-    def reduce(
-        self,
-    ) -> tuple[
-        dict[str, tuple[Tensor, ...]], dict[str, tuple[Tensor, ...]], dict[int, tuple[Tensor, ...]]
-    ]:
-        """-> sums and means per quantity (one 0-d tensor per weight column), and the weight
+    def reduce(self) -> tuple[dict[str, tuple[Tensor, ...]], dict[int, tuple[Tensor, ...]]]:
+        """-> the means per quantity (one 0-d tensor per weight column) and the weight
         counts per stride."""
-        sums: dict[str, tuple[Tensor, ...]] = {}
         means: dict[str, tuple[Tensor, ...]] = {}
         counts: dict[int, tuple[Tensor, ...]] = {}
         c = self.wf.shape[1]
         for stride, rows in self.sets.items():
             w = self.wf[::stride] if stride > 1 else self.wf
             q = torch.stack(list(rows.values())).reshape(len(rows), -1)
-            total = q @ w  # [quantities, columns]
             cnt = w.sum(0)
-            s, m = total.flatten().unbind(), (total / cnt).flatten().unbind()
+            # one unbind of every mean is cheaper than a select of each needed one
+            m = ((q @ w) / cnt).flatten().unbind()  # [quantities, columns]
             for i, name in enumerate(rows):
-                sums[name] = s[i * c : (i + 1) * c]
                 means[name] = m[i * c : (i + 1) * c]
             counts[stride] = cnt.unbind()
-        return sums, means, counts
+        return means, counts
 
 
 def _row_counts(
@@ -376,19 +373,24 @@ def _logit_rows(
 
 
 def _logit_finish(
-    sums: dict[str, tuple[Tensor, ...]], n_rows: Tensor, largest: Tensor, lk: int, any_rows: Tensor
+    means: dict[str, tuple[Tensor, ...]],
+    n_rows: Tensor,
+    largest: Tensor,
+    lk: int,
+    any_rows: Tensor,
 ) -> dict[str, Tensor]:
-    """Mean, std and saturation of the logits from the weighted row sums (good rows, column
-    0), the largest logit; ``n_rows``: the good sampled rows; ``any_rows`` is NaN when no
-    row counts. 0 / 0 is NaN: without a counted key the means are NaN."""
-    total, squares, above = sums["lsum"][0], sums["lsq"][0], sums["above"][0]
-    cnt = sums["lnv"][0] if "lnv" in sums else n_rows * lk
-    mean = total / cnt
-    # unbiased variance from the sum of squares
-    var = (squares - total * mean) / (cnt - 1).clamp_min(1)
+    """Mean, std and saturation of the logits from the per-row means over the ``n_rows``
+    good sampled rows (column 0), the largest logit; ``any_rows`` is NaN when no row
+    counts. 0 / 0 is NaN: without a counted key the means are NaN."""
+    row_sum, row_sq = means["lsum"][0], means["lsq"][0]
+    keys = means["lnv"][0] if "lnv" in means else lk  # mean keys per row
+    mean = row_sum / keys
+    cnt = n_rows * keys
+    # unbiased variance from the sum of squares (the sums are the means times n_rows)
+    var = (row_sq - row_sum * mean) * n_rows / (cnt - 1).clamp_min(1)
     return {
         "logit_mean": mean,
         "logit_std": var.clamp_min_(0).sqrt_().where(cnt > 1, math.nan),
-        "logit_saturation": above / cnt,
+        "logit_saturation": means["above"][0] / keys,
         "logit_max": _nan_unless(largest, any_rows),
     }
