@@ -81,6 +81,7 @@ class CheapFlags:
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
+        self._zero = torch.zeros((), device=device)
         self._counts: dict[str, Tensor] = {}
         self._pending: dict[str, list[Item]] = {}
         # outputs held inside compiled regions until ``settle()``: cleared, never replaced
@@ -88,7 +89,8 @@ class CheapFlags:
         self.reset()
 
     def reset(self) -> None:
-        self._counts = {n: torch.zeros((), device=self.device) for n in self.NAMES}
+        # one zero for all: a count is replaced by a sum, never changed in place
+        self._counts = dict.fromkeys(self.NAMES, self._zero)
         self._pending = {n: [] for n in self.NAMES}
 
     @property

@@ -89,12 +89,16 @@ class StepCollector:
 
 def _stack(scalars: Sequence[Tensor], tail: Tensor | None) -> Tensor:
     """One float32 vector of the 0-d ``scalars`` followed by the 1-d ``tail``."""
-    parts = [t if t.dtype == torch.float32 else t.float() for t in scalars]
-    try:
-        flat = torch.stack(parts) if parts else None
-    except RuntimeError:  # a statistic that is not 0-d, or on another device
-        dev = (parts[0] if parts else tail).device  # type: ignore[union-attr]
-        flat = torch.stack([t.reshape(()).to(dev) for t in parts])
+    flat: Tensor | None = None
+    if scalars:
+        try:
+            # stack promotes bool / integer / half flags itself: one op, not one per flag
+            flat = torch.stack(list(scalars))
+        except RuntimeError:  # a statistic that is not 0-d, or on another device
+            dev = scalars[0].device
+            flat = torch.stack([t.float().reshape(()).to(dev) for t in scalars])
+        if flat.dtype != torch.float32:
+            flat = flat.float()
     if tail is None:
         assert flat is not None
         return flat
