@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Diagnostic
 from attnlint.lint.index import ModuleSummary, Pending
+from attnlint.lint.parsing import collector_paused, parse_module
 from attnlint.lint.positions import node_ranges
 from attnlint.lint.rule import Report, Rule, RuleContext
 from attnlint.lint.rules import all_rules
@@ -173,7 +174,8 @@ def analyse(
     compile decodes itself. Nesting that CPython compiles but that is too deep for libcst
     or for a rule's recursion is AL001, never an exception."""
     try:
-        return _analyse(source, path, rules, options, check_syntax, resolve, index, data)
+        with collector_paused():
+            return _analyse(source, path, rules, options, check_syntax, resolve, index, data)
     except RecursionError:
         return Analysis(source, [unchecked_diagnostic(path, "nested too deeply")])
     except MemoryError:
@@ -210,7 +212,7 @@ def _analyse(
         return Analysis(source, [broken])
     text = _LONE_SURROGATE.sub("\ufffd", source)
     try:
-        module = cst.parse_module(text)
+        module = parse_module(text)
     except cst.ParserSyntaxError as exc:
         return Analysis(source, [unchecked_diagnostic(path, _libcst_reason(exc))])
     context = RuleContext.for_module(path, source, module)
