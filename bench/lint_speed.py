@@ -1,7 +1,7 @@
 """Lint speed: attnlint against the floor (a bare libcst parse) and against Fixit/TorchFix.
 
     python bench/lint_speed.py [CORPUS] [--limit N] [--skip-fixit] [--subset N]
-                               [--only-start-up]
+                               [--only-start-up] [--no-bytecode-cache]
 
 CORPUS defaults to the installed ``transformers`` package (else this repository). Prints
 files/s and seconds for each contender, then the ratios the targets are stated in. The
@@ -13,6 +13,13 @@ of the warm project, whose imports are summarised from the cache.
 Fixit and TorchFix run on the first ``--subset`` files (they are much slower), next to a
 bare parse of that subset. ``--only-start-up`` fills the cache once and measures only the
 two pre-commit figures (one changed file, one small file).
+
+The attnlint runs are the command the pre-commit hook runs (``attnlint check``, the
+console script beside this interpreter). An installed hook has its modules compiled to
+bytecode (pip does it), so the runs keep a bytecode cache (``PYTHONPYCACHEPREFIX``, in
+the throw-away folder) even where the environment says not to write one
+(``PYTHONDONTWRITEBYTECODE``, which an editable install would otherwise pay for on every
+start); ``--no-bytecode-cache`` runs with the environment as it is.
 """
 
 from __future__ import annotations
@@ -63,9 +70,12 @@ def entry_point() -> list[str]:
     return [sys.executable, "-m", "attnlint.cli"]
 
 
+ENV = dict(os.environ)
+
+
 def timed(argv: list[str], cwd: Path) -> tuple[float, int]:
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(argv, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - start, done.returncode
 
 
@@ -133,6 +143,9 @@ def main() -> int:
     parser.add_argument(
         "--only-start-up", action="store_true", help="only the one-file (pre-commit) figures"
     )
+    parser.add_argument(
+        "--no-bytecode-cache", action="store_true", help="the environment's bytecode setting"
+    )
     args = parser.parse_args()
 
     root = (args.corpus or default_corpus()).resolve()
@@ -143,11 +156,15 @@ def main() -> int:
     try:
         corpus = link_corpus(files, root, work / "corpus")
         cache = work / "cache"
+        if not args.no_bytecode_cache:
+            ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+            ENV["PYTHONPYCACHEPREFIX"] = str(work / "bytecode")
         print(f"corpus: {root.name} ({n} files), cpus: {os.cpu_count()}, default jobs: {jobs}")
         from attnlint.lint.rules import all_rules
 
         print(f"rules: {', '.join(all_rules())}")
-        print(f"command: {' '.join(entry_point())} check ...")
+        print(f"command: {' '.join(entry_point())} check ...", end="  ")
+        print("(environment's bytecode setting)" if args.no_bytecode_cache else "(bytecode cached)")
 
         if args.only_start_up:
             fill, _ = attnlint(corpus, cache)
