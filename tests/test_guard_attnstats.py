@@ -95,10 +95,12 @@ def test_every_statistic_matches_the_previous_implementation(
 
 
 @pytest.mark.parametrize("mask", MASKS)
-def test_with_a_row_budget_the_sampled_rows_are_the_same(mask: str) -> None:
-    # 2 x 3 x 50 rows: entropy on a stride of 4 rows, the top-k masses on a stride of 13
-    site = _site((2, 3, 50, 64), mask, 3, True, False)
-    new, old = _both(site, row_budget=80, topk_budget=24)
+@pytest.mark.parametrize("shape", [(2, 3, 50, 64), (40, 2, 1, 12)])
+def test_with_a_row_budget_the_sampled_rows_are_the_same(mask: str, shape: tuple) -> None:
+    # 300 rows: entropy on a stride of 4 rows, the top-k masses on a stride of 13; one query
+    # per item (80 rows): strides of 2 and 4
+    site = _site(shape, mask, 3, True, False)
+    new, old = _both(site, row_budget=shape[0] * shape[1] * shape[2] // 4 + 5, topk_budget=24)
     wrong = {k: (new[k].item(), old[k].item()) for k in old if not _close(new[k], old[k])}
     assert not wrong
 

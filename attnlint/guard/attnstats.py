@@ -161,6 +161,14 @@ def attention_stats(
     if logits is not None:
         lg = _logit_rows(_float(logits), valid, nv, good_f, stride, saturation_threshold)
         sampled.update(lg[0])
+    # one query per (item, head): each column is one row, and its entropy is the row's
+    # entropy renormalised (-sum (p/m) log(p/m) = H / m + log m), over rows with a mass
+    rows_are_columns = Lq == 1 and stride == 1
+    if rows_are_columns:
+        m = mass.clamp_min(_TINY)
+        pos = (mass > 0).to(dt)
+        sampled["cent"] = (ent / m).add_(m.log_()).mul_(pos)
+        sampled["pos"] = pos
     tops = _top_columns(pz, mass, Lk, k_stride)
     if k_stride == stride:
         sampled.update(tops)
@@ -196,13 +204,21 @@ def attention_stats(
     out["uniform_gap"] = _nan_unless(gap, row_max_ent)
 
     # what each key received from the good rows (columns) and the entropy rows (sinks)
-    c = wf.shape[-1]
-    if Lq == 1:  # one row per (item, head): a product, where a batch of 1-row bmm is slow
-        got = wf.reshape(B * H, c, 1) * pz.reshape(B * H, 1, Lk)
+    if Lq == 1:  # a product, where a batch of 1-row bmm is slow
+        sink_got = (ent_f.reshape(B, H, 1) * pz.reshape(B, H, Lk)).sum(0)
+        if rows_are_columns:
+            # the largest share of a column is its row's largest weight (0 without mass)
+            has = means["pos"][0]
+            out["col_entropy"] = means["cent"][0] / has
+            out["max_col_sum"] = means["row_max"][0] / has
+        else:
+            out.update(_column_stats(good_f.reshape(B * H, 1) * pz.reshape(B * H, Lk)))
     else:
+        c = wf.shape[-1]
         got = torch.bmm(wf.reshape(B * H, Lq, c).transpose(1, 2), pz.reshape(B * H, Lq, Lk))
-    out.update(_column_stats(got[:, 0]))  # [B * H, Lk]
-    out.update(_sink_stats(got.view(B, H, c, Lk)[:, :, ent_col].sum(0), vf, ent_f, nv, row_max_ent))
+        out.update(_column_stats(got[:, 0]))  # [B * H, Lk]
+        sink_got = got.view(B, H, c, Lk)[:, :, ent_col].sum(0)
+    out.update(_sink_stats(sink_got, vf, ent_f, nv, row_max_ent))
     if logits is not None:
         out.update(_logit_finish(means, counts[stride][0], lg[1], Lk, mass_good))
     return out

@@ -1,9 +1,10 @@
 """Seed-003 statistics of one attention site, reduced to 0-d tensors on the device.
 
-Nothing here syncs with the host: every function returns a dict of 0-d tensors that the
-guard stacks and reads with a single ``.tolist()`` per sampled step. Rows (queries) and
-keys that a mask excludes never enter a statistic.
-"""
+The statistics of the attention probabilities are in ``attnlint.guard.attnstats``
+(written for the number of torch calls) and re-exported here. Nothing here syncs with the
+host: every function returns 0-d tensors that the guard stacks and reads with a single
+``.tolist()`` per sampled step. Rows (queries) and keys that a mask excludes never enter a
+statistic."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def relative_variance(x: Tensor, dim: int, valid: Tensor | None = None) -> Tenso
         # every slice has the same positions: sum over slices of var / sum of mean(x**2) is
         # ||x - mean||^2 / ||x||^2 (the positions per slice cancel), two norms and no masks;
         # the clamp is the one of mean(x**2) at tiny, scaled by the same count
-        if x.shape[dim] < 2:
+        if x.shape[dim] < 2 or x.numel() == 0:  # no slice with two positions
             return torch.full((), math.nan, device=x.device)
         d = x - x.mean(dim, keepdim=True)
         num = torch.linalg.vector_norm(d).square_()
