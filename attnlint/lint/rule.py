@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from attnlint.lint.diagnostic import Fix
 from attnlint.lint.helpers import ScopeFacts
 from attnlint.lint.index import FileIndex
+from attnlint.lint.walk import subclass_table
 
 
 class NoOptions(BaseModel):
@@ -103,13 +104,18 @@ def dotted_name(node: cst.CSTNode, imports: Mapping[str, str] | None = None) -> 
     """``a.b.c`` for a Name/Attribute chain (its head resolved through ``imports`` when
     given), else None."""
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if not isinstance(node, cst.Name):
+    # Table lookups, not isinstance: rules ask this of most calls and names (walk.TypeTable).
+    while _IS_ATTRIBUTE[type(node)]:
+        parts.append(node.attr.value)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+    if not _IS_NAME[type(node)]:
         return None
     parts.append(node.value if imports is None else imports.get(node.value, node.value))
     return ".".join(reversed(parts))
+
+
+_IS_ATTRIBUTE = subclass_table(cst.Attribute)
+_IS_NAME = subclass_table(cst.Name)
 
 
 @dataclass(slots=True)
