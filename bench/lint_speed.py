@@ -2,6 +2,7 @@
 
     python bench/lint_speed.py [CORPUS] [--limit N] [--skip-fixit] [--subset N]
                                [--only-start-up] [--no-bytecode-cache]
+                               [--entry-point SCRIPT]
 
 CORPUS defaults to the installed ``transformers`` package (else this repository). Prints
 files/s and seconds for each contender, then the ratios the targets are stated in. The
@@ -19,7 +20,10 @@ console script beside this interpreter). An installed hook has its modules compi
 bytecode (pip does it), so the runs keep a bytecode cache (``PYTHONPYCACHEPREFIX``, in
 the throw-away folder) even where the environment says not to write one
 (``PYTHONDONTWRITEBYTECODE``, which an editable install would otherwise pay for on every
-start); ``--no-bytecode-cache`` runs with the environment as it is.
+start); ``--no-bytecode-cache`` runs with the environment as it is. ``--entry-point``
+runs another installed ``attnlint`` script, e.g. that of a virtual environment holding
+only attnlint and its dependencies, as pre-commit builds for the hook (the interpreter's
+own start-up there skips the ``.pth`` work of a crowded environment).
 """
 
 from __future__ import annotations
@@ -61,9 +65,14 @@ def link_corpus(files: list[Path], root: Path, into: Path) -> Path:
     return into
 
 
+ENTRY_POINT: Path | None = None  # --entry-point
+
+
 def entry_point() -> list[str]:
-    """What the pre-commit hook runs (``entry: attnlint check``): the console script
-    installed beside this interpreter, else ``python -m attnlint.cli``."""
+    """What the pre-commit hook runs (``entry: attnlint check``): ``--entry-point``, else
+    the console script installed beside this interpreter, else ``python -m attnlint.cli``."""
+    if ENTRY_POINT is not None:
+        return [str(ENTRY_POINT)]
     script = Path(sys.executable).parent / "attnlint"
     if script.is_file():
         return [str(script)]
@@ -146,7 +155,14 @@ def main() -> int:
     parser.add_argument(
         "--no-bytecode-cache", action="store_true", help="the environment's bytecode setting"
     )
+    parser.add_argument(
+        "--entry-point",
+        type=Path,
+        help="the attnlint script to run, e.g. the one in a pre-commit hook's environment",
+    )
     args = parser.parse_args()
+    global ENTRY_POINT
+    ENTRY_POINT = args.entry_point
 
     root = (args.corpus or default_corpus()).resolve()
     files = corpus_files(root, args.limit)
