@@ -4,6 +4,7 @@ the inference fast path kept, and ``close()`` leaves nothing behind."""
 from __future__ import annotations
 
 import copy
+import io
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ from guard_models import FAMILIES, Family, first_output
 from torch import nn
 
 from attnlint.guard import AttentionGuard, GuardConfig
+from attnlint.guard.observe import Forward
 
 IDS = [f.name for f in FAMILIES]
 
@@ -75,6 +77,34 @@ def test_close_leaves_nothing_behind(fam: Family) -> None:
     assert before[1] == after[1]
     assert all(torch.equal(a, b) for a, b in zip(before[2], after[2], strict=True))
     assert not torch._C._is_torch_function_mode_enabled()
+
+
+@pytest.mark.parametrize("fam", FAMILIES, ids=IDS)
+def test_copies_and_pickles_of_a_guarded_model_are_their_own(fam: Family) -> None:
+    """An EMA copy (``copy.deepcopy``) or ``torch.save(model)`` taken while the guard is
+    attached: the copy computes with its own weights, is not observed, and the guard keeps
+    observing the original."""
+    model = fam.make().eval()
+    guard = AttentionGuard(model, config=GuardConfig(on_violation="log"))
+    args, kwargs = fam.batch()
+    twin = copy.deepcopy(model)
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.mul_(-1.0)
+        expected = first_output(model(*args, **kwargs))
+        for copied in (twin, loaded):
+            got = first_output(copied(*args, **kwargs))
+            # the twin's weights were negated: an output equal to the original's would
+            # mean it ran the original module (the loaded copy has the original's weights)
+            assert torch.equal(got, expected) == (copied is loaded)
+    report = guard.step()
+    assert fam.site in report.layers  # the original still observed, once
+    assert not any(isinstance(m.__dict__.get("forward"), Forward) for m in twin.modules())
+    guard.close()
 
 
 def test_installed_while_open() -> None:

@@ -7,9 +7,11 @@ are deleted (or the user's own instance attribute restored).
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +27,60 @@ _TORCH_DIR = __import__("os").path.dirname(torch.__file__)
 _MISSING = object()
 
 
+class Forward:
+    """An instance-level ``forward``: ``around(original, args, kwargs)``.
+
+    The guard observes the module it was given, not its copies: a ``copy.deepcopy`` of the
+    module (an EMA copy, say) or a pickle of it (``torch.save(model)``) gets the module's
+    own ``forward`` back, bound to the copy. A plain closure here would be shared by the
+    copy and run the original module's forward, with the original's weights.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        around: Callable[[Callable[..., Any], tuple, dict], Any],
+        previous: Any,
+    ) -> None:
+        original = module.forward
+        # name, doc and ``__wrapped__`` (what inspect.signature reads), not the original's
+        # ``__dict__``: that of a wrapper underneath would overwrite this one's fields
+        functools.update_wrapper(self, original, updated=())
+        self.module = module
+        self.around = around
+        self.previous = previous  # the instance attribute it replaced, or _MISSING
+        self.original = original
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.around(self.original, args, kwargs)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        twin = memo.get(id(self.module))
+        if twin is None:  # the wrapper copied on its own, not as part of its module
+            return self
+        return _unobserved(twin, self.previous, memo)
+
+    def __reduce__(self) -> tuple[Any, tuple]:
+        # a wrapper it replaced unpickles as that module's own forward in turn
+        previous = None if self.previous is _MISSING else self.previous
+        return _forward_of, (self.module, previous)
+
+
+def _unobserved(twin: nn.Module, previous: Any, memo: dict[int, Any]) -> Any:
+    if isinstance(previous, Forward):
+        return previous.__deepcopy__(memo)
+    if previous is _MISSING:
+        return types.MethodType(type(twin).forward, twin)
+    return copy.deepcopy(previous, memo)
+
+
+def _forward_of(module: nn.Module, previous: Any) -> Any:
+    """Unpickling a module's forward: the module's own, unobserved."""
+    if previous is None:
+        return types.MethodType(type(module).forward, module)
+    return previous
+
+
 @dataclass
 class Installed:
     handles: list[RemovableHandle] = field(default_factory=list)
@@ -35,13 +91,7 @@ class Installed:
     ) -> None:
         """Replace ``module.forward`` on the instance by ``around(original, args, kwargs)``."""
         previous = module.__dict__.get("forward", _MISSING)
-        original = module.forward
-
-        @functools.wraps(original)
-        def forward(*args: Any, **kwargs: Any) -> Any:
-            return around(original, args, kwargs)
-
-        module.forward = forward  # type: ignore[method-assign]
+        module.forward = Forward(module, around, previous)  # type: ignore[method-assign]
         self.wrapped.append((module, previous))
 
     def remove(self) -> None:
