@@ -6,10 +6,12 @@ arguments. Each recorded call is then replayed alone: the best time of ``--repea
 and the number of aten ops it dispatches (a ``TorchDispatchMode`` counter). The per-model
 line is the sum over the calls of one sampled step. ``--reference`` also times the previous
 implementation of each statistic (``tests/_stats_reference.py``) on the same call,
-interleaved with the current one so that a busy machine slows both alike.
+interleaved with the current one so that a busy machine slows both alike. Times are the
+process's CPU time (``--clock wall``: wall-clock time), which waiting for a core on a busy
+machine does not inflate.
 
     python bench/guard_stats.py [--models all] [--repeat 200] [--threads 1] [--detail]
-        [--reference]
+        [--reference] [--clock cpu|wall]
 """
 
 from __future__ import annotations
@@ -166,7 +168,7 @@ def reference_call(c: Call) -> Call | None:
     return None
 
 
-def time_calls(calls: list[Call], repeat: int) -> list[float]:
+def time_calls(calls: list[Call], repeat: int, clock: Callable[[], float]) -> list[float]:
     """Best-of-``repeat`` seconds per call of each, in blocks of 10 calls, interleaved."""
     best = [float("inf")] * len(calls)
     with torch.no_grad():
@@ -175,10 +177,10 @@ def time_calls(calls: list[Call], repeat: int) -> list[float]:
                 c.fn(*c.args, **c.kwargs)
         for _ in range(max(1, repeat // 10)):
             for i, c in enumerate(calls):
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(10):
                     c.fn(*c.args, **c.kwargs)
-                best[i] = min(best[i], (time.perf_counter() - t0) / 10)
+                best[i] = min(best[i], (clock() - t0) / 10)
     return best
 
 
@@ -204,11 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: default)")
     ap.add_argument("--detail", action="store_true", help="op names per call")
     ap.add_argument("--reference", action="store_true", help="also time the previous code")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
     args = ap.parse_args(argv)
     names = list(guard_overhead.MODELS) if args.models == "all" else args.models.split(",")
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"threads={torch.get_num_threads()} repeat={args.repeat} torch={torch.__version__}")
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    print(
+        f"threads={torch.get_num_threads()} repeat={args.repeat} clock={args.clock} "
+        f"torch={torch.__version__}"
+    )
     for model in names:
         calls = sampled_calls(model)
         tot = [0.0, 0, 0.0, 0]  # us and ops: current, previous
@@ -216,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{model}: {len(calls)} calls in one sampled step")
         for c in calls:
             old = reference_call(c) if args.reference else None
-            times = time_calls([c] if old is None else [c, old], args.repeat)
+            times = time_calls([c] if old is None else [c, old], args.repeat, clock)
             ops = count_ops(c)
             old_ops = sum(count_ops(old).values()) if old is not None else sum(ops.values())
             us, n = times[0] * 1e6, sum(ops.values())
