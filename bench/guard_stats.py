@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'':26s}      {head}")
         for name, (k, us, n, old_us, old_n) in sorted(by_fn.items(), key=lambda kv: -kv[1][1]):
             prev = f" | {old_us:8.1f} us {old_n:5d} ops" if args.reference else ""
+            if args.reference and reference_call(next(c for c in calls if c.name == name)) is None:
+                prev = " | (no previous kept: counted as current)"
             print(f"  {name:26s} x{k:<3d} {us:8.1f} us {n:5d} ops{prev}")
         prev = f" | {tot[2]:8.1f} us {tot[3]:5d} ops" if args.reference else ""
         print(f"  {'total':26s}      {tot[0]:8.1f} us {tot[1]:5d} ops{prev}")
