@@ -109,8 +109,9 @@ def attention_stats(
     if valid is None and Lk < 2:  # one key: the general path knows no row has an entropy
         valid = torch.ones((1, 1, 1, Lk), dtype=torch.bool, device=dev)
 
-    # Full-size passes: (mask product,) sum, nan_to_num, amax, three for the entropy, the
-    # sampled top-k, one matmul, and six for the logits; the rest works on per-row sums.
+    # Full-size passes: (mask product,) sum, nan_to_num, amax, four for the entropy, the
+    # sampled top-k, one matmul, and six or seven for the logits; the rest works on per-row
+    # sums.
     # x * 0 == 0 is "x is finite" (NaN for NaN and inf), written in place as float 0/1
     if valid is None:
         vf = nv = None
