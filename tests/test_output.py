@@ -140,3 +140,33 @@ def test_summary_never_says_all_passed_after_a_failure() -> None:
     text = output.summary([], failed=2)
     assert "All checks passed!" not in text and "2 files could not be read or written" in text
     assert output.summary([_diag()], failed=1).endswith("Found 1 error.\n")
+
+
+def test_full_splits_lines_as_the_engine_counts_them(tmp_path: Path) -> None:
+    from attnlint.lint.engine import NEWLINE
+
+    assert output.NEWLINE.pattern == NEWLINE.pattern
+    # \f and \x1c are no line breaks for libcst (str.splitlines would count them)
+    (tmp_path / "t.py").write_text("a = 1\f\x1c\r\nopt = x\rlr = 2\n", newline="")
+    text = output.full([_diag(path=str(tmp_path / "t.py"), line=3, column=1, end_column=3)])
+    assert "3 | lr = 2\n" in text
+
+
+def test_a_cached_run_prints_full_output_without_loading_the_parser(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "train.py").write_text("import torch\nopt = torch.optim.Adam(p, lr=1e-3)\n")
+    code = (
+        "import sys\nfrom attnlint.cli import main\nrc = main(['check', 'train.py'])\n"
+        "print('LOADED', 'libcst' in sys.modules, 'attnlint.lint.engine' in sys.modules)\n"
+        "raise SystemExit(rc)\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+        for _ in range(2)  # the first fills the cache, the second only prints
+    ]
+    assert all(run.returncode == 1 for run in runs), runs[-1].stderr
+    assert "LOADED True True" in runs[0].stdout
+    assert "LOADED False False" in runs[1].stdout
+    assert "2 | opt = torch.optim.Adam(p, lr=1e-3)" in runs[1].stdout  # the source line

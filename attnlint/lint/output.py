@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -59,6 +60,11 @@ def _code(code: str, color: bool) -> str:
     return f"\x1b[1;31m{code}\x1b[0m" if color else code
 
 
+# The engine's NEWLINE (libcst's line breaks), not imported from there: that would load
+# libcst and every rule to print a cached run's findings.
+NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
 class _Sources:
     """Source lines of the reported files (of each notebook cell), each file read once."""
 
@@ -72,8 +78,6 @@ class _Sources:
         return lines[number - 1] if 0 < number <= len(lines) else None
 
     def _read(self, path: str, cell: int | None) -> None:
-        from attnlint.lint.engine import NEWLINE
-
         try:
             data = Path(path).read_bytes()
         except OSError:
