@@ -16,6 +16,8 @@ import math
 import torch
 from torch import Tensor
 
+from attnlint.guard.keystats import column_stats, nan_unless, sink_stats
+
 _TINY = 1e-30
 
 
@@ -49,25 +51,6 @@ def _as4(m: Tensor) -> Tensor:
 def _float(x: Tensor) -> Tensor:
     """``x`` as float32 (itself when it is: not even a dispatch)."""
     return x if x.dtype == torch.float32 else x.float()
-
-
-def _nan_unless(x: Tensor, mean: Tensor) -> Tensor:
-    """``x``, or NaN where ``mean`` is NaN (a mean over no rows): ``x + 0 * mean`` is exactly
-    ``x`` for a finite mean, one operation where a ``where`` with a constant takes two."""
-    return x + mean * 0
-
-
-def _key_sums(w: Tensor, vf: Tensor) -> Tensor:
-    """sum over batch and query of ``w[b, h, c, q] * vf[b, h, q, k]`` -> [H, C, Lk], with
-    ``vf`` (a 0/1 key mask) in its own broadcast shape: never expanded to full size."""
-    if vf.shape[-2] == 1:  # the same keys for every query
-        return (w.sum(-1, keepdim=True) * vf).sum(0)
-    if vf.shape[0] == 1:
-        w = w.sum(0, keepdim=True)
-    if vf.shape[1] == 1:  # one mask for all heads: one (batched) matmul over H * C rows
-        b, h, c, lq = w.shape
-        return (w.reshape(b, h * c, lq) @ vf[:, 0]).reshape(b, h, c, -1).sum(0)
-    return (w @ vf).sum(0)
 
 
 def attention_stats(
@@ -202,7 +185,7 @@ def attention_stats(
     # the ratio is >= 1 (but for rounding), so the rows weighted 0 never give the largest
     ratio = row_max * (Lk if nv is None else nv) / mass.clamp_min(_TINY)
     gap = ratio.mul_(ent_f).amax().sub_(1).abs_()
-    out["uniform_gap"] = _nan_unless(gap, row_max_ent)
+    out["uniform_gap"] = nan_unless(gap, row_max_ent)
 
     # what each key received from the good rows (columns) and the entropy rows (sinks)
     if Lq == 1:  # a product, where a batch of 1-row bmm is slow
@@ -213,13 +196,13 @@ def attention_stats(
             out["col_entropy"] = means["cent"][0] / has
             out["max_col_sum"] = means["row_max"][0] / has
         else:
-            out.update(_column_stats(good_f.reshape(B * H, 1) * pz.reshape(B * H, Lk)))
+            out.update(column_stats(good_f.reshape(B * H, 1) * pz.reshape(B * H, Lk)))
     else:
         c = wf.shape[-1]
         got = torch.bmm(wf.reshape(B * H, Lq, c).transpose(1, 2), pz.reshape(B * H, Lq, Lk))
-        out.update(_column_stats(got[:, 0]))  # [B * H, Lk]
+        out.update(column_stats(got[:, 0]))  # [B * H, Lk]
         sink_got = got.view(B, H, c, Lk)[:, :, ent_col].sum(0)
-    out.update(_sink_stats(sink_got, vf, ent_f, nv, row_max_ent))
+    out.update(sink_stats(sink_got, vf, ent_f, nv, row_max_ent))
     if logits is not None:
         out.update(_logit_finish(means, counts[stride][0], lg[1], Lk, mass_good))
     return out
@@ -316,52 +299,6 @@ def _top_columns(pz: Tensor, mass: Tensor, lk: int, stride: int) -> dict[str, Te
     return {"top5": top5, "top10": top10, "top50": top50}
 
 
-def _column_stats(col: Tensor) -> dict[str, Tensor]:
-    """Entropy of what each key received (normalised per batch item and head) and the
-    largest share, averaged over the (item, head) pairs whose rows gave anything."""
-    total = col.sum(-1, keepdim=True)
-    share = col / total.clamp_min(_TINY)
-    col_ent = share.clamp_min(torch.finfo(col.dtype).tiny).log_().mul_(share).sum(-1)
-    # both are 0 for a pair that received nothing, so a plain sum is the sum over the rest
-    sums = torch.stack([col_ent, col.amax(-1)]).sum(1) / (total > 0).sum()
-    return {"col_entropy": -sums[0], "max_col_sum": sums[1]}
-
-
-def _sink_stats(
-    got: Tensor, vf: Tensor | None, w: Tensor, nv: Tensor | None, any_rows: Tensor
-) -> dict[str, Tensor]:
-    """Attention sinks, normalised by what the masks let each key receive.
-
-    ``got`` [H, Lk]: the attention each key received from the rows weighted 1 in ``w``
-    [B, H, Lq]; ``vf`` the 0/1 key mask in its broadcast shape (None: every key). Per head
-    and key: ``got`` divided by the number of those rows that may attend to the key
-    (``sink_mass``: 1 = every such row gives it all its mass), and divided by what uniform
-    attention would give it (``sink_lift``). Under a causal mask the first keys are seen by
-    every row, so their raw column sums are large in any healthy model; this ratio is not.
-    Only keys that at least half of the rows may see count: a sink is a key most queries
-    attend to. Pooled over the batch. ``any_rows``: NaN when no row counts.
-    """
-    lk = got.shape[-1]
-    if vf is None or nv is None:
-        # every row sees every key: a head counts when it has a row, uniform gives 1 / Lk
-        share = got / w.sum((0, 2)).clamp_min_(1).unsqueeze_(-1)  # 0 in a head without rows
-        best, flat = share.flatten().max(0)  # the first largest, as argmax
-        # the index tensors are int64: cat promotes them to the float dtype
-        out = torch.cat([torch.stack([best, best * lk]), torch.stack([flat % lk, flat // lk])])
-        out = _nan_unless(out, any_rows)
-    else:
-        both = _key_sums(torch.stack([w, w / nv.clamp_min(1)], -2), vf)  # [H, 2, Lk]
-        seen, uniform = both.unbind(1)
-        enough = seen >= w.sum((0, 2)).unsqueeze_(-1).clamp_min_(1).mul_(0.5)
-        share = got / seen.clamp_min(1) * enough
-        best, flat = share.flatten().max(0)  # the first largest, as argmax
-        lift = (got / uniform.clamp_min(_TINY)).flatten().gather(0, flat.unsqueeze(0))
-        out = torch.cat([best.unsqueeze(0), lift, torch.stack([flat % lk, flat // lk])])
-        out = out.where(enough.any(), math.nan)
-    mass, lift, key, head = out.unbind()
-    return {"sink_mass": mass, "sink_lift": lift, "sink_key": key, "sink_head": head}
-
-
 def _logit_rows(
     logits: Tensor,
     valid: Tensor | None,
@@ -409,5 +346,5 @@ def _logit_finish(
         "logit_mean": mean,
         "logit_std": var.clamp_min_(0).sqrt_().where(cnt > 1, math.nan),
         "logit_saturation": means["above"][0] / keys,
-        "logit_max": _nan_unless(largest, any_rows),
+        "logit_max": nan_unless(largest, any_rows),
     }
