@@ -7,10 +7,10 @@ import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import CodeRange
-from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Diagnostic
 from attnlint.lint.index import ModuleSummary, Pending
@@ -164,7 +164,7 @@ def analyse(
     source: str,
     path: str = "<string>",
     rules: Iterable[type[Rule]] | None = None,
-    options: Mapping[str, BaseModel] | None = None,
+    options: Mapping[str, Any] | None = None,
     check_syntax: bool = False,
     resolve: bool = True,
     index: bool = False,
@@ -186,7 +186,7 @@ def _analyse(
     source: str,
     path: str,
     rules: Iterable[type[Rule]] | None,
-    options: Mapping[str, BaseModel] | None,
+    options: Mapping[str, Any] | None,
     check_syntax: bool,
     resolve: bool,
     index: bool,
@@ -248,7 +248,7 @@ def lint_source(
     source: str,
     path: str = "<string>",
     rules: Iterable[type[Rule]] | None = None,
-    options: Mapping[str, BaseModel] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> list[Diagnostic]:
     """Lint one file's text. ``options`` maps a rule code to its validated Options."""
     return analyse(source, path, rules, options).diagnostics

@@ -19,10 +19,10 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
-from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Diagnostic, Edit, Fix
 from attnlint.lint.engine import NEWLINE, analyse, select_rules
@@ -228,7 +228,7 @@ def apply_fixes(
     source: str,
     path: str = "<string>",
     rules: Iterable[type[Rule]] | None = None,
-    options: Mapping[str, BaseModel] | None = None,
+    options: Mapping[str, Any] | None = None,
     unsafe: bool = False,
 ) -> FixResult:
     """Apply the findings' fixes until none is left to apply (at most ``MAX_ROUNDS``)."""

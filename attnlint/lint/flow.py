@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import libcst as cst
-from pydantic import BaseModel
 
 from attnlint.lint.helpers import assigned_names
 from attnlint.lint.rule import Rule, RuleContext
@@ -338,7 +338,7 @@ class ScopedRule(Rule):
     them per scope when the scope is left, so the flow is built only for scopes with a
     candidate. Subclasses call ``self.candidate(node)`` and define ``analyse``."""
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self._scopes: list[tuple[Scope, str | None]] = []
         self._found: dict[int, list[cst.CSTNode]] = {}

@@ -8,8 +8,9 @@ module level to a literal, when no enclosing function rebinds or receives that n
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
-from pydantic import BaseModel, ConfigDict
 
 from attnlint.lint.helpers import (
     is_constant_number,
@@ -18,16 +19,11 @@ from attnlint.lint.helpers import (
     scope_assignments,
     scope_statements,
 )
+from attnlint.lint.options import RuleOptions
 from attnlint.lint.rule import Rule, RuleContext
 
 
-def kebab(name: str) -> str:
-    return name.replace("_", "-")
-
-
-class LiteralOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=kebab, populate_by_name=True)
-
+class LiteralOptions(RuleOptions):
     # Follow a name bound once at module level to a literal (``LR = 1e-3``).
     flag_constants: bool = False
 
@@ -38,7 +34,7 @@ class LiteralArgRule(Rule):
     Options = LiteralOptions
     advice = "read it from configuration"
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self._functions: list[cst.FunctionDef] = []
         self._assignments: dict[int, dict[str, list[cst.BaseExpression]]] = {}

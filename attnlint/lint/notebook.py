@@ -22,8 +22,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from attnlint.lint.diagnostic import Diagnostic
 
 if TYPE_CHECKING:  # the runner imports this module; these only type its work item
@@ -249,7 +247,7 @@ def lint(
     notebook: Notebook,
     path: str,
     rules: list[type[Rule]],
-    options: Mapping[str, BaseModel] | None,
+    options: Mapping[str, Any] | None,
     check_syntax: bool = True,
 ) -> list[Diagnostic]:
     """Findings for every code cell, located in their cell."""
@@ -271,7 +269,7 @@ def settle(
     notebook: Notebook,
     path: str,
     rules: list[type[Rule]],
-    options: Mapping[str, BaseModel] | None,
+    options: Mapping[str, Any] | None,
 ) -> tuple[Joined, list[Diagnostic], list[Diagnostic]]:
     """The joined module that can be read, its findings, and the findings on the cells
     that had to be left out of it."""
@@ -321,7 +319,7 @@ def process(
     data: bytes,
     job: Job,
     rules: list[type[Rule]],
-    options: Mapping[str, BaseModel] | None,
+    options: Mapping[str, Any] | None,
 ) -> FileResult:
     """Check, fix or diff one notebook, as ``runner.process`` does a ``.py`` file."""
     from attnlint.lint.cache import content_key, to_entry

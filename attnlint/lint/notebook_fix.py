@@ -9,8 +9,6 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from attnlint.lint.notebook import Cell, Notebook, lines_of, settle
 
 if TYPE_CHECKING:
@@ -21,7 +19,7 @@ def fix(
     notebook: Notebook,
     path: str,
     rules: list[type[Rule]],
-    options: Mapping[str, BaseModel] | None,
+    options: Mapping[str, Any] | None,
     unsafe: bool = False,
 ) -> tuple[str, int]:
     """The notebook's text with the fixes applied (unchanged when none applies), and how

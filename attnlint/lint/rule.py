@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
-from pydantic import BaseModel, ConfigDict
 
 from attnlint.lint.diagnostic import Fix
 from attnlint.lint.helpers import ScopeFacts
 from attnlint.lint.index import FileIndex
+from attnlint.lint.options import RuleOptions
 from attnlint.lint.walk import subclass_table
 
 
-class NoOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NoOptions(RuleOptions):
+    """A rule without options (a table for it in the config may hold no key)."""
 
 
 @dataclass(slots=True)
@@ -162,9 +162,9 @@ class Rule(cst.BatchableCSTVisitor):
     name: ClassVar[str]
     summary: ClassVar[str]
     triggers: ClassVar[tuple[str, ...]]
-    Options: ClassVar[type[BaseModel]] = NoOptions
+    Options: ClassVar[type[RuleOptions]] = NoOptions
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__()
         self.context = context
         self.options = options if options is not None else self.Options()

@@ -7,9 +7,9 @@ hands it to a logger the code already uses in that scope; without one, no fix is
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import libcst as cst
-from pydantic import BaseModel
 
 from attnlint.lint.diagnostic import Edit, Fix
 from attnlint.lint.helpers import (
@@ -41,7 +41,7 @@ class UnloggedGradClip(Rule):
     # not name the library call itself.
     triggers = ("clip",)
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self._scopes: list[cst.FunctionDef | cst.ClassDef] = []
         self._skip = is_test_path(context.path)

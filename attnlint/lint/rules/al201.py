@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import libcst as cst
-from pydantic import BaseModel
 
 from attnlint.lint.dims import (
     MODEL_NAMES,
@@ -116,7 +116,7 @@ class UncheckedInputDim(Rule):
         "params",
     )
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self._skip = is_test_path(context.path)
         self._scopes: list[cst.CSTNode] = [context.module]
