@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
-from pydantic import BaseModel
 
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, Step, bound_value
 from attnlint.lint.helpers import call_arg
@@ -87,7 +88,7 @@ class NanMasking(CallerSide, ScopedRule):
     # that scrubs (its pending finding needs the caller's file parsed)
     triggers = ("nan", "isfinite", "isinf", "backward", "loss")
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self.init_callers(SCRUBS, "replaced", _WHY)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
-from pydantic import BaseModel
 
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow
 from attnlint.lint.helpers import call_arg, is_number_literal
@@ -74,7 +75,7 @@ class ScoreClamp(CallerSide, ScopedRule):
     # "backward" and "loss": the caller of a helper that clamps (see AL301)
     triggers = ("clamp", "clip", "backward", "loss")
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self.init_callers(CLAMPS, "clamped", _WHY)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
-from pydantic import BaseModel
 
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, callee_last, name_tokens
 from attnlint.lint.helpers import call_arg
@@ -51,7 +52,7 @@ class SilentNonfiniteSkip(ScopedRule):
         super().leave_FunctionDef(original_node)
         self._tested = self._tested_stack.pop()
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self._tested = False
         self._tested_stack: list[bool] = []

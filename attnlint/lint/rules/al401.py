@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
-from pydantic import BaseModel
 
 from attnlint.lint.callers import SCALED_BY_CALLER, bound_arguments, callers, imported_helper
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, bound_value, callee_last, scope_flow
@@ -49,7 +49,7 @@ class UnscaledAttention(ScopedRule):
     # The scale words: a module that scales q before calling a helper of another module.
     triggers = ("softmax", "Softmax", "scal", "sqrt", "** -0.5", "**-0.5", "temperature")
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self._deferred: list[tuple[cst.Call, cst.FunctionDef, str | None, set[str]]] = []
         self._outgoing: set[int] = set()  # calls of imported helpers (q and k, maybe)

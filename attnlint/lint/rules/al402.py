@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import libcst as cst
-from pydantic import BaseModel
 
 from attnlint.lint.callers import bound_arguments, callee
 from attnlint.lint.diagnostic import Edit, Fix
@@ -45,7 +46,7 @@ class MaskedSoftmaxNan(FillCalls, ScopedRule):
     # "softmax": the caller of a helper that returns -inf filled scores
     triggers = ("inf", "Inf", "INF", "softmax", "Softmax")
 
-    def __init__(self, context: RuleContext, options: BaseModel | None = None) -> None:
+    def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self.init_fills()
 
