@@ -157,3 +157,29 @@ def test_summaries_of_imported_modules_follow_the_same_rule(tmp_path: Path, monk
     _crash_on_marker(monkeypatch)
     assert summarise(tmp_path / "m.py", CRASH.encode() + source, job) is None  # no summary
     assert summarise(tmp_path / "m.py", b"# coding: no-such-codec\nx = 1\n", job) is None
+
+
+def test_an_imported_module_that_crashes_the_parser_only_loses_its_summary(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The project index reads a module only an import reaches (not a checked file): a
+    crash while parsing it costs the cross-module finding, never the run."""
+    clip = (
+        "import torch\n\n\ndef clip(model):\n"
+        "    return torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+    )
+    train = (
+        "from helper import clip\n\n\ndef train(model, opt, loss):\n"
+        "    loss.backward()\n    clip(model)\n    opt.step()\n"
+    )
+    (tmp_path / "train.py").write_text(train + BAD)
+    (tmp_path / "helper.py").write_text(clip)
+    found = run([tmp_path / "train.py"], _job(tmp_path), None, cwd=tmp_path).diagnostics
+    assert sorted(d.code for d in found) == ["AL101", "AL103"]  # the norm dropped one call up
+    _crash_on_marker(monkeypatch)
+    started = _count_workers(monkeypatch)
+    (tmp_path / "helper.py").write_text(CRASH + clip + DEEP["unary"])
+    result = run([tmp_path / "train.py"], _job(tmp_path), None, cwd=tmp_path)
+    assert started == [1]  # the deep helper was parsed in a worker, which crashed
+    assert result.errors == []
+    assert [d.code for d in result.diagnostics] == ["AL101"]  # only the helper's finding lost

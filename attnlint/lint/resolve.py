@@ -126,7 +126,6 @@ class _Loader:
         self.job = job
         self.cache = cache
         self.known = known
-        self._rules: tuple[list[Any], dict[str, Any]] | None = None
 
     def __call__(self, path: Path) -> ModuleSummary | None:
         result = self.known.get(path)
@@ -149,31 +148,11 @@ class _Loader:
             summary = _summary(cached) if cached is not None else None
             if summary is not None:
                 return summary
-        from attnlint.lint.engine import analyse
-        from attnlint.lint.runner import decode
+        from attnlint.lint.isolation import summarise
 
-        try:
-            source, _ = decode(data)
-        except (UnicodeDecodeError, LookupError, SyntaxError):
-            return None
-        rules, options = self._setup()
-        found = analyse(source, path.as_posix(), rules, options, resolve=False, index=True)
-        if found.summary is None:
-            return None
-        if self.cache is not None:
-            self.cache.put_summary(key, found.summary.to_json())
-        return found.summary
-
-    def _setup(self) -> tuple[list[Any], dict[str, Any]]:
-        if self._rules is None:
-            from attnlint.lint.rules import all_rules
-
-            rules = all_rules()
-            active = [rules[c] for c in self.job.codes if c in rules]
-            options = {
-                c: rules[c].Options.model_validate(v)
-                for c, v in self.job.options.items()
-                if c in rules
-            }
-            self._rules = (active, options)
-        return self._rules
+        # parsed here when plain, else in a worker whose crash only loses this summary
+        parsed = summarise(path, data, self.job)
+        summary = _summary(parsed) if parsed is not None else None
+        if summary is not None and self.cache is not None:
+            self.cache.put_summary(key, parsed)
+        return summary
