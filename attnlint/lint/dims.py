@@ -60,7 +60,7 @@ _NOT_INPUT_WORDS = frozenset(
 _CONFIG_WORDS = frozenset(
     (  # noqa: SIM905
         "cfg config conf configs args opt opts options hparams hp hps params settings flags "
-        "hyperparams hyperparameters"
+        "hyperparams hyperparameters defaults"
     ).split()
 )
 

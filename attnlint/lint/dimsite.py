@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from attnlint.lint.rule import Rule
 
 OVERRIDE = "al201.override"
+# On an override parameter the helper compares with the configured width: a caller's
+# ``stat_dim_override=x.shape[-1]`` into it is checked (see ``resolve``).
+OVERRIDE_CHECKED = "al201.override_checked"
 INPUT = "al201.input"
 
 _OVERRIDE_MESSAGE = (
@@ -339,7 +342,9 @@ class Sites:
         index = self.rule.context.index
         for function in self._done:
             for param, key in function.overrides:
-                if param not in function.compared and key not in data_checked:
+                if param in function.compared:
+                    index.fact(function.node, OVERRIDE_CHECKED, param, key)
+                elif key not in data_checked:
                     index.fact(function.node, OVERRIDE, param, key)
             for param in function.params:
                 used = param in function.kept

@@ -32,4 +32,23 @@ def is_qk_einsum(spec: cst.BaseExpression) -> bool:
     if len(parts) != 2 or not parts[0] or not parts[1]:
         return False
     a, b = parts
-    return a[-1] == b[-1] and a[-1] not in output and a[-1].isalpha()
+    if a[-1] == b[-1] and a[-1] not in output and a[-1].isalpha():
+        return True
+    return _channels_first(a, b, output)
+
+
+def _channels_first(a: str, b: str, output: str) -> bool:
+    """``"bci,bcj->bij"``: the contracted axis at the same place in both operands (the
+    ``[B, C, N]`` layout of convolutional attention), each operand keeping one axis of
+    its own, and the output ending in q's axis then k's (a value product ``"bij,bcj->bci"``
+    ends the other way round)."""
+    a, b, output = (s.replace("...", "") for s in (a, b, output))
+    if len(a) != len(b) or len(a) < 2 or not (a + b).isalpha():
+        return False
+    contracted = [c for c in a if c in b and c not in output]
+    own_a = [c for c in a if c not in b]
+    own_b = [c for c in b if c not in a]
+    if len(contracted) != 1 or len(own_a) != 1 or len(own_b) != 1:
+        return False
+    axis = contracted[0]
+    return a.index(axis) == b.index(axis) and output[-2:] == own_a[0] + own_b[0]

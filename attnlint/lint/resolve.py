@@ -6,7 +6,8 @@ finding. Summaries come from this run's parses, then from the cache; a module th
 an import reaches (pre-commit passes just the changed files) is read, hashed and looked
 up in the cache, and parsed on its own only when the cache does not have it. An AL401
 finding in a helper that a caller in another checked module scales (``attend(q *
-self.scale, k, v)``) is dropped here.
+self.scale, k, v)``) is dropped here, and so is an AL201 override handed to a helper that
+compares it with the configured width first.
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ from typing import TYPE_CHECKING, Any
 from attnlint.lint.cache import Cache, content_key
 from attnlint.lint.callers import SCALED_BY_CALLER
 from attnlint.lint.diagnostic import Diagnostic
+from attnlint.lint.dimsite import OVERRIDE_CHECKED
 from attnlint.lint.index import RETURN, ModuleSummary, Pending, position_of
 from attnlint.lint.project import Module, Project, Target, _param_for
+
+# Facts whose pending findings drop a finding instead of adding one: an AL401 softmax a
+# caller elsewhere scales; an AL201 override passed to a helper that compares it with
+# the configured width.
+_QUIETING = frozenset({SCALED_BY_CALLER, OVERRIDE_CHECKED})
 
 if TYPE_CHECKING:
     from attnlint.lint.runner import FileResult, Job
@@ -51,22 +58,22 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
             pending = [
                 p for p in pending if not p.at_callee or _placeable(project, module, p, checked)
             ]
-            scaling = [p for p in pending if p.fact == SCALED_BY_CALLER]
-            pending = [p for p in pending if p.fact != SCALED_BY_CALLER]
-            quiet |= {(d.path, d.line, d.column) for d in project.decide(module, scaling)}
+            scaling = [p for p in pending if p.fact in _QUIETING]
+            pending = [p for p in pending if p.fact not in _QUIETING]
+            quiet |= {(d.path, d.line, d.column, d.code) for d in project.decide(module, scaling)}
             taken = [(e["code"], e["line"], e["column"]) for e in result.entry if "when" not in e]
             for found in project.decide(module, pending, taken):
                 # A finding placed in the callee belongs to the callee's file, if checked.
                 owner = by_display.get(found.path)
                 if owner is not None and not _known(owner, found):
                     owner.decided.append(found)
-    for path, line, column in quiet:
+    for path, line, column, code in quiet:
         owner = by_display[path]  # placed only in checked files
         # A new list: the cache may hold the old one.
         owner.entry = [
             e
             for e in owner.entry
-            if "when" in e or (e["code"], e["line"], e["column"]) != ("AL401", line, column)
+            if "when" in e or (e["code"], e["line"], e["column"]) != (code, line, column)
         ]
 
 

@@ -84,12 +84,27 @@ def is_candidate_call(call: cst.Call, target: cst.BaseExpression | None = None) 
     if isinstance(func, cst.Name) and func.value in _BUILTINS:
         return False
     for arg in call.args:
-        value = arg.value
+        value = _receiver(arg.value)
         if isinstance(value, cst.Call) and is_model_call(value):
             return True
         if name_tokens(value) & SCORE_TOKENS:
             return True
     return False
+
+
+def _receiver(value: cst.BaseExpression) -> cst.BaseExpression:
+    """The value a reshaping or a slice starts from: ``preds.squeeze(-1)``,
+    ``logits.float()[:, 0]`` -> ``preds`` / ``logits`` (a forward pass stays one)."""
+    for _ in range(4):
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            if is_model_call(value):
+                break
+            value = value.func.value
+        elif isinstance(value, cst.Subscript):
+            value = value.value
+        else:
+            break
+    return value
 
 
 class HelperScrubs:

@@ -95,7 +95,12 @@ def is_loss_scope(scope: cst.FunctionDef | cst.Module, class_name: str | None) -
         return True
     if scope.name.value == "training_step":  # Lightning backpropagates what it returns
         return True
-    return scope.name.value == "forward" and class_name is not None and class_name.endswith("Loss")
+    # ``SetCriterion.forward`` (DETR and its descendants) returns the loss as well.
+    return (
+        scope.name.value == "forward"
+        and class_name is not None
+        and class_name.endswith(("Loss", "Criterion"))
+    )
 
 
 def contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:

@@ -34,9 +34,10 @@ from attnlint.lint.dims import (
     is_config_word,
     is_input_key,
 )
-from attnlint.lint.dimsite import Sites
+from attnlint.lint.dimsite import OVERRIDE_CHECKED, Sites
 from attnlint.lint.helpers import is_test_path
-from attnlint.lint.rule import Rule, RuleContext
+from attnlint.lint.rule import Rule, RuleContext, dotted_name
+from attnlint.lint.summary import resolvable
 
 __all__ = ["UncheckedInputDim", "is_input_key"]
 
@@ -77,6 +78,26 @@ def _defines_forward(node: cst.ClassDef) -> bool:
         isinstance(stmt, cst.FunctionDef) and stmt.name.value in ("forward", "call")
         for stmt in body
     )
+
+
+def _literal_config_keys(node: cst.Assign) -> list[str]:
+    """Input widths a configuration written in the code holds: ``DEFAULTS =
+    dict(d_in=16, ...)``, ``CONFIG = {"n_features": 40}``."""
+    if not any(
+        isinstance(t.target, cst.Name) and is_config_word(t.target.value) for t in node.targets
+    ):
+        return []
+    value = node.value
+    keys: list[str | None] = []
+    if isinstance(value, cst.Call) and dotted_name(value.func) == "dict":
+        keys = [a.keyword.value for a in value.args if a.keyword is not None]
+    elif isinstance(value, cst.Dict):
+        keys = [
+            e.key.raw_value
+            for e in value.elements
+            if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+        ]
+    return [k for k in keys if k is not None and is_input_key(k)]
 
 
 @dataclass(slots=True)
@@ -172,6 +193,8 @@ class UncheckedInputDim(Rule):
         return key
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        for key in _literal_config_keys(node):
+            self._note_configured(key)
         key = config_key(node.value)
         for target in node.targets:
             if isinstance(target.target, cst.Name) and key is not None:
@@ -262,6 +285,11 @@ class UncheckedInputDim(Rule):
     def _override_argument(self, call: cst.Call, keyword: str, value: cst.BaseExpression) -> None:
         """``Model(..., stat_dim_override=x.shape[-1])`` where ``stat_dim`` is configured."""
         key = keyword.removesuffix("_override")
+        written = dotted_name(call.func)
+        if written and resolvable(written, self.context.imports):
+            # A project helper that compares the override with its configured width
+            # first drops this finding in phase 2.
+            self.report_if(value, call, keyword, OVERRIDE_CHECKED, "")
         passes_config = keyword.endswith("_override") and any(
             any(map(is_config_word, chain_words(arg.value)))
             for arg in call.args

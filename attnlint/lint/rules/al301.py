@@ -36,15 +36,19 @@ def is_scores(
             return False
         if is_model_call(expr):
             return True
-        if isinstance(expr.func, cst.Attribute):  # scores.float(), logits.view(...)
-            return is_scores(flow, expr.func.value, at, tokens, depth - 1)
+        # scores.float(), logits.view(...); F.log_softmax(logits): there the receiver is a
+        # module and the value is the argument
+        if isinstance(expr.func, cst.Attribute) and is_scores(
+            flow, expr.func.value, at, tokens, depth - 1
+        ):
+            return True
         first = call_arg(expr, None, 0)
         return first is not None and is_scores(flow, first.value, at, tokens, depth - 1)
     found = name_tokens(expr)
     if found & tokens:
         return True
-    if found & _NOT_SCORES:
-        return False
+    if found & _NOT_SCORES and "log" not in found:
+        return False  # log-probabilities (``log_probs``) are what a loss is built from
     if isinstance(expr, cst.BinaryOperation):
         return is_scores(flow, expr.left, at, tokens, depth - 1) or is_scores(
             flow, expr.right, at, tokens, depth - 1

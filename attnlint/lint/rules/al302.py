@@ -6,7 +6,7 @@ from typing import Any
 
 import libcst as cst
 
-from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow
+from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, Step, read_names
 from attnlint.lint.helpers import call_arg, is_number_literal
 from attnlint.lint.rule import RuleContext
 from attnlint.lint.rules.al301 import is_scores
@@ -68,6 +68,35 @@ def _domain_bounds(low: cst.Arg | None, high: cst.Arg) -> bool:
     return all(v is not None and abs(v) <= 1.0 for v in values)
 
 
+_ELEMENTWISE = frozenset({"max", "min", "maximum", "minimum", "fmax", "fmin"})
+
+
+def _pessimistic(flow: ScopeFlow, step: Step, clamp: cst.Call, names: set[str]) -> bool:
+    """The clamped value is one side of an element-wise ``torch.max(a, b)`` /
+    ``torch.min(a, b)`` (PPO's clipped value and ratio objectives): the other, unclipped
+    side carries the gradient wherever the clip would cut it. Both sides built from the
+    clamped value (``torch.min(ratio * adv, clipped * adv)`` of clamped logits) is no
+    such pair."""
+
+    def pairs(at: Step, holds: object) -> bool:
+        for call in at.calls:
+            if callee_last(call) not in _ELEMENTWISE:
+                continue
+            tensors = [a for a in call.args if a.keyword is None]
+            if len(tensors) == 2 and not any(is_number_literal(a.value) for a in tensors):
+                held = [bool(holds(a.value)) for a in tensors]  # type: ignore[operator]
+                if held[0] != held[1]:  # one side clipped, the other not
+                    return True
+        return False
+
+    if pairs(step, lambda v: contains(v, clamp)):
+        return True
+    return any(
+        pairs(later, lambda v, u=used: bool(read_names(v) & u))
+        for later, used in flow.forward(names, step.index)
+    )
+
+
 class ScoreClamp(CallerSide, ScopedRule):
     code = "AL302"
     name = "score-clamp"
@@ -121,6 +150,8 @@ class ScoreClamp(CallerSide, ScopedRule):
             )
             if callee_last(call).endswith("_") and isinstance(value, cst.Name):
                 names.add(value.value)
+            if _pessimistic(flow, step, call, names):
+                continue  # PPO's value clip: the unclipped term keeps the gradient
             if is_scores(flow, value, step.index, SCORE_TOKENS) and feeds_loss(
                 flow, step, call, names, loss_scope
             ):
