@@ -46,9 +46,7 @@ if TYPE_CHECKING:
     from attnlint.lint.rule import Rule
 
 OVERRIDE = "al201.override"
-# On an override parameter the helper compares with the configured width: a caller's
-# ``stat_dim_override=x.shape[-1]`` into it is checked (see ``resolve``).
-OVERRIDE_CHECKED = "al201.override_checked"
+OVERRIDE_CHECKED = "al201.override_checked"  # an override its function compares
 INPUT = "al201.input"
 
 _OVERRIDE_MESSAGE = (
@@ -325,6 +323,14 @@ class Sites:
                 self._sites.append(_Site(node, value, slot, "data", names))
             elif self._is_object(value):
                 self._sites.append(_Site(node, value, slot, "config", set()))
+
+    def compares(self, name: str, param: str) -> bool:
+        """Function ``name`` of this module compares its override ``param`` first."""
+        return any(
+            isinstance(f.node, cst.FunctionDef) and f.node.name.value == name
+            and param in f.compared and any(p == param for p, _ in f.overrides)
+            for f in self._done
+        )  # fmt: skip
 
     def overridden(self) -> set[tuple[int, str]]:
         """(function id, key) where a parameter overrides the configured ``key``: there,

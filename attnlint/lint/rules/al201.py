@@ -285,11 +285,6 @@ class UncheckedInputDim(Rule):
     def _override_argument(self, call: cst.Call, keyword: str, value: cst.BaseExpression) -> None:
         """``Model(..., stat_dim_override=x.shape[-1])`` where ``stat_dim`` is configured."""
         key = keyword.removesuffix("_override")
-        written = dotted_name(call.func)
-        if written and resolvable(written, self.context.imports):
-            # A project helper that compares the override with its configured width
-            # first drops this finding in phase 2.
-            self.report_if(value, call, keyword, OVERRIDE_CHECKED, "")
         passes_config = keyword.endswith("_override") and any(
             any(map(is_config_word, chain_words(arg.value)))
             for arg in call.args
@@ -311,6 +306,19 @@ class UncheckedInputDim(Rule):
                 scope=id(self._scopes[-1]),
             )
         )
+
+    def _helper_may_check(self, call: cst.Call, value: cst.BaseExpression) -> bool:
+        """False when ``call`` is of a function of this module that compares the override
+        ``value`` fills with its configured width; for a helper in another module, the
+        finding is dropped in phase 2 (``resolve``) if that one does."""
+        written = dotted_name(call.func)
+        if not written or not resolvable(written, self.context.imports):
+            return True
+        keyword = next((a.keyword.value for a in call.args if a.value is value and a.keyword), "")
+        if self._sites.compares(written.rpartition(".")[2], keyword):
+            return False
+        self.report_if(value, call, keyword, OVERRIDE_CHECKED, "")
+        return True
 
     def _override_message(self, key: str, value: cst.BaseExpression) -> str:
         shown = self.context.code_for(value).strip()
@@ -349,6 +357,12 @@ class UncheckedInputDim(Rule):
                 continue  # the override (same call, or same key in this function) is the finding
             names = {candidate.key} | bound_names.get(candidate.key, set())
             if names & self._checked:
+                continue
+            if (
+                candidate.is_override
+                and candidate.call is not None
+                and not self._helper_may_check(candidate.call, candidate.node)
+            ):
                 continue
             seen.add(id(candidate.node))
             self.report(candidate.node, candidate.message)
