@@ -138,11 +138,12 @@ class NanMasking(CallerSide, ScopedRule):
         if qualname.startswith(("numpy.", "math.", "pandas.")):
             return None  # arrays and floats: no gradient to lose (result tables, metrics)
         if last in _SANITISERS:
-            if qualname == "torch.nan_to_num":
+            if qualname in ("torch.nan_to_num", "torch.nan_to_num_"):
                 arg = call_arg(call, "input", 0)
                 if arg is None:
                     return None
-                return call, arg.value, self._result_names(step, call, None)
+                in_place = _root_name(arg.value) if last.endswith("_") else None
+                return call, arg.value, self._result_names(step, call, in_place)
             if not isinstance(call.func, cst.Attribute):
                 return None
             value = call.func.value
