@@ -26,7 +26,7 @@ from attnlint.lint.vocab import callee_last, contains
 
 Polarity = dict[str, bool]  # mask name -> its value on a fully masked row
 
-_PASS_THROUGH = frozenset(
+PASS_THROUGH = frozenset(
     {
         "bool", "to", "unsqueeze", "view", "reshape", "expand", "expand_as", "repeat",
         "flatten", "float", "long", "int", "type_as", "contiguous", "squeeze", "detach",
@@ -38,7 +38,7 @@ _CLEANERS = frozenset({"nan_to_num", "nan_to_num_"})
 _FILLS = frozenset({"masked_fill", "masked_fill_"})
 
 
-def _number(node: cst.BaseExpression) -> float | None:
+def literal_number(node: cst.BaseExpression) -> float | None:
     if isinstance(node, cst.Name):
         return {"False": 0.0, "True": 1.0}.get(node.value)
     if not is_number_literal(node):
@@ -50,11 +50,11 @@ def _number(node: cst.BaseExpression) -> float | None:
 
 
 def _is_zero(node: cst.BaseExpression) -> bool:
-    return _number(node) == 0.0
+    return literal_number(node) == 0.0
 
 
 def _is_one(node: cst.BaseExpression) -> bool:
-    return _number(node) == 1.0
+    return literal_number(node) == 1.0
 
 
 def polarity(flow: ScopeFlow, mask: cst.BaseExpression, at: int, value: bool = True) -> Polarity:
@@ -107,7 +107,7 @@ def _polarity(
         elif last in ("eq", "ne") and receiver is not None and expr.args:
             flip = _is_zero(expr.args[0].value) == (last == "eq")
             _polarity(flow, receiver, at, value != flip, out, depth)
-        elif last in _PASS_THROUGH and receiver is not None:
+        elif last in PASS_THROUGH and receiver is not None:
             _polarity(flow, receiver, at, value, out, depth)
 
 
@@ -167,11 +167,11 @@ def on_empty_row(
         if last in ("logical_not", "bitwise_not") and receiver is not None:
             inner = on_empty_row(flow, receiver, at, known, depth)
             return None if inner is None else not inner
-        if last in ("any", "all", *_PASS_THROUGH):
+        if last in ("any", "all", *PASS_THROUGH):
             # a row reduction keeps the (uniform) value of a fully masked row
             target = receiver if receiver is not None and not _is_torch(receiver) else first
             inner = on_empty_row(flow, target, at, known, depth) if target is not None else None
-            if last in _PASS_THROUGH or len(expr.args) > (target is first) or inner is None:
+            if last in PASS_THROUGH or len(expr.args) > (target is first) or inner is None:
                 return inner  # along a dim: the empty row's value is kept
             # over the whole tensor: other rows decide, unless this one does
             return inner if inner is (last == "any") else None

@@ -11,6 +11,7 @@ from attnlint.lint.diagnostic import Edit, Fix
 from attnlint.lint.fillcalls import FillCalls
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, read_names, scope_flow
 from attnlint.lint.helpers import call_arg, is_number_literal
+from attnlint.lint.keptcolumns import never_empty
 from attnlint.lint.masks import leak, on_empty_row, polarity
 from attnlint.lint.rule import RuleContext, dotted_name
 from attnlint.lint.shadowing import module_alias
@@ -72,7 +73,11 @@ class MaskedSoftmaxNan(FillCalls, ScopedRule):
             step, anchor, tensor, mask, fill, names = found
             if not self._neg_inf(flow, fill, step.index):
                 continue
-            if self._causal(flow, mask, step.index) or _row_relative(flow, tensor, mask, step):
+            if (
+                self._causal(flow, mask, step.index)
+                or never_empty(flow, mask, step.index)
+                or _row_relative(flow, tensor, mask, step)
+            ):
                 continue
             softmax = self._reaches_softmax(flow, step, anchor, names)
             if softmax is None:

@@ -1,0 +1,73 @@
+"""Masks built with a column they never mask (AL402): the key of a CLS or register token
+prepended to the padding mask (``torch.cat([torch.ones(b, 1, dtype=torch.bool), keep],
+1)``, ``F.pad(keep, (1, 0), value=True)``). No row of such a mask is masked whole, so its
+``-inf`` fill cannot give a NaN softmax."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from attnlint.lint.flow import ScopeFlow, read_names
+from attnlint.lint.helpers import call_arg
+from attnlint.lint.masks import PASS_THROUGH, literal_number, on_empty_row
+from attnlint.lint.vocab import callee_last
+
+_ONES = frozenset({"ones", "ones_like", "new_ones"})
+_ZEROS = frozenset({"zeros", "zeros_like", "new_zeros"})
+_FULL = {"full": 1, "full_like": 1, "new_full": 1}  # callee -> position of the fill value
+
+
+def _constant(node: cst.BaseExpression) -> bool | None:
+    """The value of a tensor filled with one constant: ``torch.ones(b, 1, dtype=bool)``,
+    ``torch.full((b, 1), True)``, ``x.new_zeros(b, 1).bool()``."""
+    while (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and callee_last(node) in PASS_THROUGH
+    ):
+        node = node.func.value
+    if not isinstance(node, cst.Call):
+        return None
+    last = callee_last(node)
+    if last in _ONES or last in _ZEROS:
+        return last in _ONES
+    if last in _FULL:
+        arg = call_arg(node, "fill_value", _FULL[last])
+        found = literal_number(arg.value) if arg is not None else None
+        return None if found is None else found != 0.0
+    return None
+
+
+def _constant_columns(value: cst.BaseExpression) -> list[bool]:
+    """Values of the constant columns a mask is built with: ``torch.cat([torch.ones(b, 1,
+    dtype=torch.bool), mask], 1)`` (a CLS or register token), ``F.pad(mask, (1, 0),
+    value=True)``."""
+    if not isinstance(value, cst.Call):
+        return []
+    last = callee_last(value)
+    first = call_arg(value, "tensors", 0)
+    if last in ("cat", "concat", "concatenate") and first is not None:
+        parts = first.value
+        if isinstance(parts, cst.List | cst.Tuple):
+            found = [
+                _constant(e.value) for e in parts.elements if not isinstance(e, cst.StarredElement)
+            ]
+            return [c for c in found if c is not None]
+    if last == "pad":
+        arg = call_arg(value, "value", 3)
+        found = literal_number(arg.value) if arg is not None else None
+        return [] if found is None else [found != 0.0]
+    return []
+
+
+def never_empty(flow: ScopeFlow, mask: cst.BaseExpression, at: int) -> bool:
+    """The fill's mask is built with a column it never masks (the value ``mask`` takes
+    there is False), so no row is masked whole."""
+    for name in read_names(mask):
+        defs = flow.definitions(name, at)
+        if len(defs) != 1 or defs[0].value is None or not isinstance(defs[0].node, cst.Assign):
+            continue
+        for column in _constant_columns(defs[0].value):
+            if on_empty_row(flow, mask, at, {name: column}) is False:
+                return True
+    return False
