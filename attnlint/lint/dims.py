@@ -91,6 +91,19 @@ def is_config_word(name: str) -> bool:
     return name in _CONFIG_WORDS or name.endswith(("cfg", "config", "conf", "args", "hparams"))
 
 
+_CONFIG_CLASS = re.compile(r"(Config|Configuration|Args|Arguments|Params|Settings|Options)$")
+
+
+def is_config_instance(value: cst.BaseExpression) -> bool:
+    """A new configuration object: ``Cfg()``, ``TrainConfig(lr=3e-4)``,
+    ``parser.parse_args()`` (its fields are the class's)."""
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    return isinstance(name, str) and (is_config_word(name) or bool(_CONFIG_CLASS.search(name)))
+
+
 def chain_words(node: cst.BaseExpression) -> list[str]:
     """The names along an attribute/subscript chain: ``self.cfg.model`` -> [self, cfg, model]."""
     words: list[str] = []

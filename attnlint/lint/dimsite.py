@@ -11,13 +11,12 @@ Per function it records two facts (``attnlint.lint.index``):
   on (``nn.Linear(stat_dim, ...)``, ``self.stat_dim = stat_dim``), or, in model code, a
   configuration object the width is read from (``config.input_dim`` in ``__init__``).
 
-At the call sites (outside model code) it leaves pending findings: the data's width
-(``x.shape[-1]``, or a name bound from it, through ``int(...)``, a conditional expression
-or an ``if``) passed where the callee lets it override the configured width, or where it
-sizes the input while this module's configuration holds its own value; and a
-configuration object (``params`` after ``params.update(stat_dim=cfg...)``, ``cfg.model``)
-handed to a callee whose model reads its input width from it. Comparisons with the data in
-the caller's module silence them, as they silence the single-function shapes.
+Call sites outside model code leave pending findings: the data's width (``x.shape[-1]``,
+or a name bound from it) passed where the callee lets it override the configured width,
+or sizes the input while this module's configuration holds its own value; a configuration
+object (``params`` after ``params.update(stat_dim=cfg...)``, ``cfg.model``, ``Cfg()``)
+handed to a callee whose model reads its input width from it. Comparisons with the data
+in the caller's module silence them.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from attnlint.lint.dims import (
     chain_words,
     config_key,
     has_shape,
+    is_config_instance,
     is_config_word,
     is_input_key,
     is_width,
@@ -244,6 +244,8 @@ class Sites:
         """A configuration object: ``cfg["model"]``, ``dict(cfg.model)``, ``{**cfg.model}``,
         ``{"stat_dim": cfg.data.stat_dim}``, a name already bound to one."""
         current = self._current
+        if is_config_instance(value):
+            return True
         if isinstance(value, cst.Call) and len(value.args) == 1 and not value.args[0].keyword:
             value = value.args[0].value  # dict(...), deepcopy(...), to_container(...)
         if config_key(value) is not None:
@@ -326,11 +328,8 @@ class Sites:
 
     def compares(self, name: str, param: str) -> bool:
         """Function ``name`` of this module compares its override ``param`` first."""
-        return any(
-            isinstance(f.node, cst.FunctionDef) and f.node.name.value == name
-            and param in f.compared and any(p == param for p, _ in f.overrides)
-            for f in self._done
-        )  # fmt: skip
+        hits = [f for f in self._done if param in f.compared and param in dict(f.overrides)]
+        return any(isinstance(f.node, cst.FunctionDef) and f.node.name.value == name for f in hits)
 
     def overridden(self) -> set[tuple[int, str]]:
         """(function id, key) where a parameter overrides the configured ``key``: there,

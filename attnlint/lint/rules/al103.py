@@ -99,7 +99,9 @@ class UnloggedGradClip(Rule):
             return
         for small in body:
             if isinstance(small, cst.Expr):
-                what = self._clip_name(small.value)
+                inner = _converted(small.value)
+                what = self._clip_name(inner)
+                can_fix = fixable and inner is small.value
                 if what is None:
                     self._helper_dropped(small.value, None)
                 if what is not None:
@@ -108,10 +110,12 @@ class UnloggedGradClip(Rule):
                         "log it, so exploding or vanishing gradients (and how often clipping "
                         "bites) show in the run's logs"
                     )
-                    fix = self._fix(line, small.value, None) if fixable else None
+                    fix = self._fix(line, small.value, None) if can_fix else None
                     self.report(small.value, message, fix)
             elif isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None:
-                what = self._clip_name(small.value)
+                inner = _converted(small.value)
+                what = self._clip_name(inner)
+                can_fix = fixable and inner is small.value
                 targets = (
                     [t.target for t in small.targets]
                     if isinstance(small, cst.Assign)
@@ -132,7 +136,7 @@ class UnloggedGradClip(Rule):
                     f"`{target.value}` and never used: log it, so exploding or vanishing "
                     "gradients (and how often clipping bites) show in the run's logs"
                 )
-                fix = self._fix(line, small.value, target) if fixable else None
+                fix = self._fix(line, small.value, target) if can_fix else None
                 self.report(small.value, message, fix)
 
     def _helper_dropped(self, value: cst.BaseExpression, target: cst.Name | None) -> None:
@@ -324,6 +328,25 @@ class UnloggedGradClip(Rule):
                 if qualname.endswith(("getLogger", "get_logger")):
                     return stmt.targets[0].target.value
         return None
+
+
+_CONVERSIONS = frozenset({"item", "cpu", "detach", "float", "tolist", "numpy", "to"})
+
+
+def _converted(value: cst.BaseExpression) -> cst.BaseExpression:
+    """The call a conversion of its result starts from: ``clip_grad_norm_(...).item()``,
+    ``float(clip_grad_norm_(...))``; anything else as it is."""
+    for _ in range(3):
+        if not isinstance(value, cst.Call):
+            break
+        func = value.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _CONVERSIONS:
+            value = func.value
+        elif isinstance(func, cst.Name) and func.value in ("float", "int") and value.args:
+            value = value.args[0].value
+        else:
+            break
+    return value
 
 
 def _scalar_writer(code: str) -> tuple[str, str] | None:
