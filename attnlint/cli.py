@@ -116,7 +116,8 @@ def _check(args: argparse.Namespace) -> int:
 
     paths: list[Path] = args.paths or [Path(".")]
     try:
-        config = load_config(args.config, start=paths[0])
+        cache: Path | bool = False if args.no_cache else (args.cache_dir or True)
+        config = load_config(args.config, start=paths[0], cache=cache)
         for flag in ("select", "extend_select", "ignore"):
             check_selectors(getattr(args, flag) or [], f"--{flag.replace('_', '-')}: ")
         for flag in ("exclude", "extend_exclude"):

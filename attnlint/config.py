@@ -232,8 +232,12 @@ def _read_table(path: Path) -> dict[str, Any]:
     return table
 
 
-def load_config(path: Path | None = None, start: Path | None = None) -> Config:
-    """Read ``path`` (``--config``) or the file found from ``start``; defaults if none."""
+def load_config(
+    path: Path | None = None, start: Path | None = None, cache: Path | bool = True
+) -> Config:
+    """Read ``path`` (``--config``) or the file found from ``start``; defaults if none.
+    ``cache``: where validated settings are kept (``config_cache``): True for the project
+    root's cache folder, a folder (``--cache-dir``), or False (``--no-cache``)."""
     if path is not None:
         if not _is_file(path):
             what = "not a regular file" if os.path.lexists(path) else "config file not found"
@@ -245,10 +249,7 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
         return Config(path=None, root=project_root())
     table = dict(_read_table(found))
     section = _section(found)
-    from pydantic import ValidationError
-
-    from attnlint.config_model import LintSettings
-
+    root = Path(os.path.realpath(found.parent))
     by_name: dict[str, Any] = {}
     if set(table) - _SETTING_KEYS - {"guard"}:  # a rule's table, or a key to report
         from attnlint.lint.rules import all_rules
@@ -262,12 +263,14 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
             rule_tables[key] = table.pop(key)
         elif key == "guard":
             guard_table = table.pop(key)
-    try:
-        settings = Settings(**LintSettings.model_validate(table).model_dump())
-    except ValidationError as exc:
-        valid = [*_fields(LintSettings), *by_name, "guard"]
-        raise _one_line(exc, found, section, valid=valid) from None
-    config = Config(path=found, root=Path(os.path.realpath(found.parent)), settings=settings)
+    from attnlint.config_cache import validated_settings
+
+    settings = validated_settings(
+        table, found, section, by_name, root, cache, bool(rule_tables or guard_table is not None)
+    )
+    config = Config(path=found, root=root, settings=settings)
+    if rule_tables or guard_table is not None:
+        from pydantic import ValidationError
     for key, value in rule_tables.items():
         rule = by_name[key]
         sub = f"[tool.attnlint.{key}]" if section else f"[{key}]"
