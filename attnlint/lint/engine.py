@@ -40,7 +40,7 @@ def select_rules(select: Iterable[str] | None = None) -> list[type[Rule]]:
     return [rule for code, rule in rules.items() if code.startswith(prefixes)]
 
 
-def _suppressed(line_text: str, code: str) -> bool:
+def suppressed(line_text: str, code: str) -> bool:
     match = _NOQA.search(line_text)
     if match is None:
         return False
@@ -231,7 +231,7 @@ def _analyse(
     pending = [
         p
         for p in context.index.finish(positions)
-        if not _suppressed(lines[p.line - 1] if p.line - 1 < len(lines) else "", p.code)
+        if not suppressed(lines[p.line - 1] if p.line - 1 < len(lines) else "", p.code)
     ]
     if resolve and pending:
         from attnlint.lint.project import Project
@@ -272,7 +272,7 @@ def _diagnostics(
         where = positions[report.node]
         start, end = where.start, where.end
         text = lines[start.line - 1] if start.line - 1 < len(lines) else ""
-        if _suppressed(text, report.code):
+        if suppressed(text, report.code):
             continue
         key = (report.code, start.line, start.column, end.line, end.column)
         if key in seen:  # two visits of one node (e.g. nested triggers) report once

@@ -314,7 +314,7 @@ class FileIndex:
     def finish(self, positions: Mapping[cst.CSTNode, Any]) -> list[Pending]:
         """Pending findings with positions (``positions``: node -> CodeRange); the facts
         placed on a node get its position."""
-        from attnlint.lint.engine import NEWLINE, _suppressed  # engine imports this module
+        from attnlint.lint.engine import NEWLINE, suppressed  # engine imports this module
 
         lines: list[str] | None = None
         for summary, fact, param, node, detail in self._placed:
@@ -327,7 +327,7 @@ class FileIndex:
             text = lines[start.line - 1] if start.line - 1 < len(lines) else ""
             # A noqa comment for the rule on that line silences the finding a caller
             # would place there, and the one at the call too: no fact is recorded.
-            if _suppressed(text, fact.partition(".")[0].upper()):
+            if suppressed(text, fact.partition(".")[0].upper()):
                 continue
             at = f"@{start.line}:{start.column + 1}:{end.line}:{end.column + 1}|{detail}"
             summary.facts.setdefault(fact, {}).setdefault(param, at)
