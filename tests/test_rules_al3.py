@@ -370,3 +370,28 @@ def test_seed_training_code() -> None:
         (27, "AL301"),
         (29, "AL303"),
     }
+
+
+def test_the_loss_rebound_from_its_own_scrub_is_no_helper_call() -> None:
+    """``loss = loss.nan_to_num(0.0)`` / ``loss = loss.clamp(max=10.0)``: the method forms
+    of the rules' own calls, rebinding the loss, were once taken for calls of a project
+    helper (whose callers decide) and never judged."""
+    source = """\
+import torch.nn.functional as F
+
+
+def train(model, loader, opt, margin=1.0):
+    for x, y in loader:
+        s_pos, s_neg = model(x)
+        loss = F.mse_loss(s_pos, y)
+        loss = loss.nan_to_num(0.0)
+        (loss / 4).backward()
+        hinge = (margin - s_pos + s_neg).clamp(min=0).mean()
+        hinge.backward()
+        capped = F.mse_loss(s_neg, y)
+        capped = capped.clamp(max=10.0)
+        capped.backward()
+        opt.step()
+"""
+    assert lines(source, NanMasking) == [8]
+    assert lines(source, ScoreClamp) == [13]  # the hinge's clamp at 0 is the loss itself

@@ -92,6 +92,34 @@ def is_candidate_call(call: cst.Call, target: cst.BaseExpression | None = None) 
     return False
 
 
+_REDUCTIONS = frozenset({"mean", "sum"})
+
+
+def _loss_terms(expr: cst.BaseExpression) -> list[cst.Call]:
+    """The calls whose results an expression adds up: the expression itself, the operands
+    of its arithmetic and the receiver of a final ``.mean()`` / ``.sum()``, not calls
+    nested in arguments (``w * f(x)`` holds ``f(x)``; ``g(f(x))`` holds ``g(...)`` only)."""
+    found: list[cst.Call] = []
+    stack = [expr]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.BinaryOperation):
+            stack += [current.right, current.left]
+        elif isinstance(current, cst.UnaryOperation):
+            stack.append(current.expression)
+        elif isinstance(current, cst.Call):
+            func = current.func
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in _REDUCTIONS
+                and isinstance(func.value, cst.Call)
+            ):
+                stack.append(func.value)
+            else:
+                found.append(current)
+    return found
+
+
 def _receiver(value: cst.BaseExpression) -> cst.BaseExpression:
     """The value a reshaping or a slice starts from: ``preds.squeeze(-1)``,
     ``logits.float()[:, 0]`` -> ``preds`` / ``logits`` (a forward pass stays one)."""
@@ -265,6 +293,9 @@ class CallerSide:
 
     helpers: HelperScrubs
     calls: set[int]  # ids of the candidates that are helper calls
+    # the rule's own scrubbing methods: ``loss = loss.nan_to_num()`` is a scrub, not a call
+    # of a helper that might scrub
+    own_calls: frozenset[str] = frozenset()
 
     def init_callers(self, fact: str, what: str, why: str) -> None:
         self.helpers = HelperScrubs(self, fact, what, why)  # type: ignore[arg-type]
@@ -283,15 +314,17 @@ class CallerSide:
             self._side.setdefault(self._scope_id(), []).append(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        value = node.value
-        if not isinstance(value, cst.Call):
-            return
-        # ``loss = torch.nan_to_num(loss)`` is the rule's own business, not a helper call.
-        callee = self.helpers.rule.context.index.callee(value) or ""
-        if not callee.startswith(_LIBRARIES) and any(
-            is_candidate_call(value, t.target) for t in node.targets
-        ):
-            self._side.setdefault(self._scope_id(), []).append(value)
+        # ``loss = f(out, y)``, also as a term of the loss (``loss = f(out, y) + 0.5 * g(out,
+        # y)``, ``f(out, y).mean()``): a call whose result is the loss may be a helper's
+        for value in _loss_terms(node.value):
+            # ``loss = torch.nan_to_num(loss)`` is the rule's own business, not a helper call
+            if callee_last(value) in self.own_calls:
+                continue
+            callee = self.helpers.rule.context.index.callee(value) or ""
+            if not callee.startswith(_LIBRARIES) and any(
+                is_candidate_call(value, t.target) for t in node.targets
+            ):
+                self._side.setdefault(self._scope_id(), []).append(value)
 
     def _promote(self, scope: cst.FunctionDef | cst.Module) -> None:
         side = self._side.pop(id(scope), None)

@@ -91,6 +91,7 @@ class NanMasking(CallerSide, ScopedRule):
     # isnan and nan_to_num contain "nan"; "backward" and "loss": the caller of a helper
     # that scrubs (its pending finding needs the caller's file parsed)
     triggers = ("nan", "isfinite", "isinf", "backward", "loss")
+    own_calls = _SANITISERS
 
     def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)

@@ -103,6 +103,7 @@ class ScoreClamp(CallerSide, ScopedRule):
     summary = "scores or logits clamped before the loss: zero gradient at the bounds"
     # "backward" and "loss": the caller of a helper that clamps (see AL301)
     triggers = ("clamp", "clip", "backward", "loss")
+    own_calls = _CLAMPS
 
     def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
