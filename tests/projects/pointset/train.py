@@ -12,9 +12,7 @@ cfg = SimpleNamespace(
 
 
 def main():
-    model = SetTransformer(
-        point_dim=cfg.data.point_dim, dim_hidden=cfg.model.hidden
-    )
+    model = SetTransformer(point_dim=cfg.data.point_dim, dim_hidden=cfg.model.hidden)
     loader = torch.utils.data.DataLoader(torch.load(cfg.data.path), batch_size=16)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     for points, mask, y in loader:

@@ -24,9 +24,7 @@ def train_one_epoch(model, loader, optimizer, args):
         optimizer.zero_grad()
         loss.backward()
         if args.clip_grad is not None:
-            dispatch_clip_grad(
-                model.parameters(), args.clip_grad, mode=args.clip_mode
-            )
+            dispatch_clip_grad(model.parameters(), args.clip_grad, mode=args.clip_mode)
         optimizer.step()
 
 

@@ -26,9 +26,7 @@ class MultiheadAttention(nn.Module):
         attn = torch.bmm(q, k.transpose(1, 2))
         if key_padding_mask is not None:
             attn = attn.view(bsz, self.num_heads, tgt_len, -1)
-            attn = attn.masked_fill(
-                key_padding_mask[:, None, None, :], float("-inf")
-            )
+            attn = attn.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
             attn = attn.view(bsz * self.num_heads, tgt_len, -1)
         attn = F.softmax(attn, dim=-1)
         out = torch.bmm(attn, v)
