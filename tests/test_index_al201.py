@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from _index_repos import check, line_of, where, write_repo
 
 DEEPSET = """\
@@ -228,6 +229,38 @@ def test_configured_width_through_a_params_dict_into_another_module(tmp_path: Pa
     assert where(found) == [("train.py", line, "AL201")]
     assert "build (models/build.py:4), called here" in found[0].message
     assert "`stat_dim`" in found[0].message
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        "def build(params):\n    params = dict(params)\n    return SetRanker(**params)\n",
+        "def build(params):\n    params = {**params}\n    return SetRanker(**params)\n",
+        # a registry of one class, the name popped first
+        'MODELS = {"set": SetRanker}\n\n\ndef build(params):\n    params = params.copy()\n'
+        '    name = params.pop("name", "set")\n    return MODELS[name](**params)\n',
+    ],
+    ids=["dict-copy", "unpacked-copy", "registry"],
+)
+def test_configured_width_through_a_factory_that_copies_or_looks_up(
+    tmp_path: Path, build: str
+) -> None:
+    """A factory's defensive copy of its params, or a lookup in a registry of one class,
+    still hands the caller's width to the model."""
+    repo = {**PARAMS_REPO, "models/build.py": "from models.net import SetRanker\n\n\n" + build}
+    root = write_repo(tmp_path, repo)
+    found = check(root, codes=("AL201",))
+    line = line_of(root, "train.py", "model = build(params)")
+    assert where(found) == [("train.py", line, "AL201")]
+
+
+def test_a_registry_of_several_models_is_not_guessed_from(tmp_path: Path) -> None:
+    build = (
+        'from models.net import SetRanker\n\nMODELS = {"set": SetRanker, "mlp": dict}\n\n\n'
+        'def build(params):\n    return MODELS[params.pop("name")](**params)\n'
+    )
+    root = write_repo(tmp_path, {**PARAMS_REPO, "models/build.py": build})
+    assert check(root, codes=("AL201",)) == []
 
 
 def test_configured_width_through_a_config_object(tmp_path: Path) -> None:

@@ -61,6 +61,38 @@ def _params(function: cst.FunctionDef) -> list[str]:
     return names
 
 
+_COPIES = frozenset({"dict", "copy.copy", "copy.deepcopy"})
+
+
+def _copy_of(value: cst.BaseExpression, target: cst.BaseExpression) -> bool:
+    """``params = dict(params)``, ``params.copy()``, ``copy.deepcopy(params)``,
+    ``{**params}``: a factory's defensive copy, still the value the caller passed."""
+    if not isinstance(target, cst.Name):
+        return False
+    name = target.value
+    if isinstance(value, cst.Dict):
+        elements = value.elements
+        return (
+            len(elements) == 1
+            and isinstance(elements[0], cst.StarredDictElement)
+            and isinstance(elements[0].value, cst.Name)
+            and elements[0].value.value == name
+        )
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "copy" and not value.args:
+        return isinstance(func.value, cst.Name) and func.value.value == name
+    callee = _dotted(func, {})
+    return (
+        callee in _COPIES
+        and len(value.args) == 1
+        and isinstance(value.args[0].value, cst.Name)
+        and value.args[0].value.value == name
+        and value.args[0].star == ""
+    )
+
+
 class Indexer(cst.BatchableCSTVisitor):
     """Builds the generic part of a module's summary; the engine runs it before the rules,
     so a rule's ``visit_FunctionDef`` already finds the function's summary."""
@@ -71,6 +103,7 @@ class Indexer(cst.BatchableCSTVisitor):
         self._stack: list[tuple[cst.CSTNode, str]] = []  # (def or class, qualified name)
         self._functions: list[FunctionSummary] = []
         self._rebound: list[set[str]] = []
+        self._registries: dict[str, list[str]] = {}  # module-level name -> the classes
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         name = self._qualify(node.name.value)
@@ -125,15 +158,35 @@ class Indexer(cst.BatchableCSTVisitor):
             if param not in params:
                 continue
             if callee is None:
-                callee = _dotted(node.func, {})
+                callee = _dotted(node.func, {}) or self._registered(node.func)
                 if callee is None or not resolvable(callee, self.index.summary.imports):
                     return
             current.flows.append(Flow(param, callee, slot))
 
+    def _registered(self, func: cst.BaseExpression) -> str | None:
+        """``MODELS[name](...)`` where the module binds ``MODELS`` to a dict of one class
+        (or function): that class. A registry of several is not guessed from."""
+        if isinstance(func, cst.Subscript) and isinstance(func.value, cst.Name):
+            found = self._registries.get(func.value.value)
+            if found is not None and len(found) == 1:
+                return found[0]
+        return None
+
     def visit_Assign(self, node: cst.Assign) -> None:
         if self._functions:
             for target in node.targets:
-                self._rebind(target.target)
+                if not _copy_of(node.value, target.target):
+                    self._rebind(target.target)
+            return
+        value = node.value
+        if len(node.targets) == 1 and isinstance(value, cst.Dict) and value.elements:
+            target = node.targets[0].target
+            names = [
+                _dotted(e.value, {}) if isinstance(e, cst.DictElement) else None
+                for e in value.elements
+            ]
+            if isinstance(target, cst.Name) and all(names):
+                self._registries[target.value] = sorted(set(names))  # type: ignore[arg-type]
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if self._functions:
