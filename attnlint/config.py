@@ -19,6 +19,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from attnlint.lint.options import kebab
+
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
@@ -35,10 +37,6 @@ class ConfigError(Exception):
     """A bad configuration or option: one line, shown as ``attnlint: <text>``."""
 
 
-def _kebab(name: str) -> str:
-    return name.replace("_", "-")
-
-
 @dataclass(slots=True)
 class Settings:
     """The top-level keys of ``[tool.attnlint]``, validated (``config_model.LintSettings``)."""
@@ -53,7 +51,7 @@ class Settings:
 
 # The keys of ``Settings`` as a file may spell them: a table with only these needs no rule.
 _SETTING_KEYS = {
-    spelling for name in Settings.__dataclass_fields__ for spelling in (name, _kebab(name))
+    spelling for name in Settings.__dataclass_fields__ for spelling in (name, kebab(name))
 }
 
 
@@ -123,7 +121,7 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
 
 
 def _fields(model: type[BaseModel]) -> list[str]:  # a pydantic model's keys, as written
-    return [_kebab(name) for name in model.model_fields]
+    return [kebab(name) for name in model.model_fields]
 
 
 def _one_line(

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-def _kebab(name: str) -> str:
-    return name.replace("_", "-")
+from attnlint.lint.options import kebab
 
 
 class LintSettings(BaseModel):
     """The top-level keys of ``[tool.attnlint]`` (rule tables and ``guard`` are separate)."""
 
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", alias_generator=kebab, populate_by_name=True)
 
     select: list[str] | None = None
     extend_select: list[str] = Field(default_factory=list)
