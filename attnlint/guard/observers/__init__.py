@@ -53,10 +53,9 @@ class Observers:
         self.scopes = ScopeObserver(ctx, found.scopes, {id(m): p for p, m in model.named_modules()})
 
     def install(self, installed: Installed) -> None:
-        self.root.install(installed)
         for obs in (self.mha, self.encoder, self.residual, self.scopes):
             obs.install(installed)
-        self.root.install_last(installed)
+        self.root.install(installed)  # last: the outermost wrapper
 
     def new_step(self, sample: bool) -> None:
         self.ctx.new_step()

@@ -33,9 +33,7 @@ class RootObserver:
         self.captured = False  # this step's capture is done (later forwards are not observed)
 
     def install(self, installed: Installed) -> None:
-        """Nothing before the sites: the root's wrapper must be the outermost."""
-
-    def install_last(self, installed: Installed) -> None:
+        """After every site observer: the root's wrapper must be the outermost."""
         installed.wrap_forward(self.root, self.around)
 
     def around(self, original: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
