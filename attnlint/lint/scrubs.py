@@ -187,16 +187,19 @@ class HelperScrubs:
             self.calls.append(_Call(call, RETURN, call, caller))
 
     def _local_scrub(
-        self, name: str, slot: int | str, through_attribute: bool, depth: int
+        self,
+        by_name: dict[str, list[FunctionSummary]],
+        name: str,
+        slot: int | str,
+        through_attribute: bool,
+        depth: int,
     ) -> _Scrub | None:
         """The scrub in this module that a call of ``name`` at ``slot`` reaches: in the
         function itself, or in one it hands the parameter on to (the index's ``flows``) or
-        returns the result of."""
+        returns the result of. ``by_name``: the module's functions by their last name."""
         if depth <= 0:
             return None
-        for qualified, summary in self.rule.context.index.summary.functions.items():
-            if qualified.rsplit(".", 1)[-1] != name:
-                continue
+        for summary in by_name.get(name, ()):
             param = _param(summary, slot, through_attribute)
             if param is None:
                 continue
@@ -213,7 +216,7 @@ class HelperScrubs:
             ]
             for callee, next_slot in onward:
                 last = callee.rsplit(".", 1)[-1]
-                found = self._local_scrub(last, next_slot, "." in callee, depth - 1)
+                found = self._local_scrub(by_name, last, next_slot, "." in callee, depth - 1)
                 if found is not None:
                     return found
         return None
@@ -221,9 +224,14 @@ class HelperScrubs:
     def flush(self) -> None:
         done: set[object] = set()  # one finding per scrub, or per helper slot elsewhere
         index = self.rule.context.index
+        # Once per module: a lookup by name for every call would make the module quadratic.
+        by_name: dict[str, list[FunctionSummary]] = {}
+        if self.calls:
+            for qualified, summary in index.summary.functions.items():
+                by_name.setdefault(qualified.rsplit(".", 1)[-1], []).append(summary)
         for item in self.calls:
             through = isinstance(item.call.func, cst.Attribute)
-            scrub = self._local_scrub(callee_last(item.call), item.slot, through, 3)
+            scrub = self._local_scrub(by_name, callee_last(item.call), item.slot, through, 3)
             if scrub is not None:
                 if id(scrub.node) in done:
                     continue
