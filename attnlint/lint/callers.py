@@ -7,11 +7,16 @@ cannot answer (its phase 2 decides findings *at a call* from the callee's summar
   ``-inf`` fill (``self._check_rows(mask)``)? The finding depends on what a callee does.
 
 Both look inside the module being checked: a plain name (``helper(...)``) or a method on
-``self`` / ``cls`` / the class itself (``self.attend(...)``). For AL401 the index adds the
-callers in other checked modules: a module-level helper with no caller in its own module
-records ``SCALED_BY_CALLER`` on its q/k parameters (at the softmax), a call of an imported
-helper that passes a scaled argument asks for it, and phase 2 (``attnlint.lint.resolve``)
-drops the helper's finding when such a call holds.
+``self`` / ``cls`` / the class itself (``self.attend(...)``). AL402 asks the first kind of
+question too: a helper's ``-inf`` fill of a mask parameter is safe when every caller
+builds that mask with a column it never masks (``F.pad(keep, (1, 0), value=True)``).
+
+For a module-level helper with no caller in its own module, the callers in other checked
+modules decide (phase 2, ``attnlint.lint.callervotes``): the helper records a fact on the
+parameter, at its finding, whose detail says what protects it (``SCALED`` for AL401, the
+kept column's value for AL402); every call of an imported helper records a pending
+finding per argument whose ``among`` says what that argument has. The helper's finding
+is dropped when at least one call protects it and every call does.
 """
 
 from __future__ import annotations
@@ -24,8 +29,14 @@ import libcst as cst
 from attnlint.lint.walk import walk
 
 # Fact: this parameter of a module-level helper reaches an unscaled q-k softmax that no
-# caller in the helper's own module scales (recorded at the softmax).
+# caller in the helper's own module scales (recorded at the softmax, detail ``SCALED``).
 SCALED_BY_CALLER = "al401.unscaled"
+SCALED = "scaled"
+# Fact: this parameter of a module-level helper is the mask of a -inf fill that reaches a
+# softmax; detail: the value ("True" / "False") of a column the fill never masks.
+KEPT_BY_CALLER = "al402.masked"
+# Facts decided by the votes of every caller (not by the first call that holds).
+CALLER_DECIDED = frozenset({SCALED_BY_CALLER, KEPT_BY_CALLER})
 # Imported names that are never a project helper.
 _LIBRARIES = frozenset(
     {"torch", "numpy", "math", "einops", "jax", "transformers", "timm", "lightning"}

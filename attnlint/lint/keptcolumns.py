@@ -1,7 +1,12 @@
 """Masks built with a column they never mask (AL402): the key of a CLS or register token
 prepended to the padding mask (``torch.cat([torch.ones(b, 1, dtype=torch.bool), keep],
 1)``, ``F.pad(keep, (1, 0), value=True)``). No row of such a mask is masked whole, so its
-``-inf`` fill cannot give a NaN softmax."""
+``-inf`` fill cannot give a NaN softmax.
+
+The mask may be built by the caller of the function with the fill: ``kept_values`` says
+which value of a parameter the fill never masks (True for a keep mask filled where
+``~keep``, False for a padding mask filled where ``pad``), ``column_values`` the values of
+the constant columns an argument is built with in the caller."""
 
 from __future__ import annotations
 
@@ -58,6 +63,59 @@ def _constant_columns(value: cst.BaseExpression) -> list[bool]:
         found = literal_number(arg.value) if arg is not None else None
         return [] if found is None else [found != 0.0]
     return []
+
+
+def kept_values(
+    flow: ScopeFlow, mask: cst.BaseExpression, at: int, params: set[str]
+) -> dict[str, bool]:
+    """Parameter -> the value a column of it must have for the fill's ``mask`` never to
+    mask that column; only parameters the function has not rebound before the fill."""
+    out: dict[str, bool] = {}
+    for name in read_names(mask) & params:
+        if flow.definitions(name, at):
+            continue  # ``keep = ~keep``: no longer the value the caller passed
+        for column in (True, False):
+            if on_empty_row(flow, mask, at, {name: column}) is False:
+                out[name] = column
+                break
+    return out
+
+
+def column_values(flow: ScopeFlow, value: cst.BaseExpression, at: int, depth: int = 4) -> set[bool]:
+    """The values of the constant columns ``value`` is built with, in this scope:
+    ``F.pad(keep, (1, 0), value=True)`` gives {True}, ``~torch.cat([zeros, pad], 1)``
+    {True}, a name bound to one of these the same; empty when there is none."""
+    if depth <= 0:
+        return set()
+    if isinstance(value, cst.Subscript):  # keep[:, None, None, :]
+        return column_values(flow, value.value, at, depth)
+    if isinstance(value, cst.UnaryOperation) and isinstance(
+        value.operator, cst.BitInvert | cst.Not
+    ):
+        return {not v for v in column_values(flow, value.expression, at, depth)}
+    if isinstance(value, cst.Comparison) and len(value.comparisons) == 1:
+        target = value.comparisons[0]
+        found = literal_number(target.comparator)
+        if found not in (0.0, 1.0) or not isinstance(target.operator, cst.Equal | cst.NotEqual):
+            return set()
+        same = (found == 1.0) == isinstance(target.operator, cst.Equal)
+        return {v == same for v in column_values(flow, value.left, at, depth)}
+    if isinstance(value, cst.Name):
+        defs = flow.definitions(value.value, at)
+        if len(defs) != 1 or defs[0].value is None or not isinstance(defs[0].node, cst.Assign):
+            return set()
+        return column_values(flow, defs[0].value, defs[0].index, depth - 1)
+    if not isinstance(value, cst.Call):
+        return set()
+    if isinstance(value.func, cst.Attribute) and callee_last(value) in PASS_THROUGH:
+        return column_values(flow, value.func.value, at, depth)
+    if callee_last(value) in ("logical_not", "bitwise_not"):
+        func = value.func
+        inner = func.value if isinstance(func, cst.Attribute) and not value.args else None
+        if inner is None and value.args:
+            inner = value.args[0].value
+        return {not v for v in column_values(flow, inner, at, depth)} if inner else set()
+    return set(_constant_columns(value))
 
 
 def never_empty(flow: ScopeFlow, mask: cst.BaseExpression, at: int) -> bool:

@@ -4,9 +4,11 @@ Runs in the parent process after every file has been linted or read from the cac
 Nothing happens (not even reading the summaries cache) unless some file has a pending
 finding. Summaries come from this run's parses, then from the cache; a module that only
 an import reaches (pre-commit passes just the changed files) is read, hashed and looked
-up in the cache, and parsed on its own only when the cache does not have it. An AL401
-finding in a helper that a caller in another checked module scales (``attend(q *
-self.scale, k, v)``) is dropped here, and so is an AL201 override handed to a helper that
+up in the cache, and parsed on its own only when the cache does not have it. An AL401 or
+AL402 finding in a helper that its callers in other checked modules decide (every one
+scales q or k: ``attend(q * self.scale, k, v)``; every one builds the mask with a kept
+column) is dropped or given the name of the caller that keeps it here
+(``attnlint.lint.callervotes``), and so is an AL201 override handed to a helper that
 compares it with the configured width first.
 """
 
@@ -17,16 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attnlint.lint.cache import Cache, content_key
-from attnlint.lint.callers import SCALED_BY_CALLER
+from attnlint.lint.callers import CALLER_DECIDED
+from attnlint.lint.callervotes import Votes
 from attnlint.lint.diagnostic import Diagnostic
 from attnlint.lint.dimsite import OVERRIDE_CHECKED
 from attnlint.lint.index import RETURN, ModuleSummary, Pending, position_of
 from attnlint.lint.project import Module, Project, Target, _param_for
 
-# Facts whose pending findings drop a finding instead of adding one: an AL401 softmax a
-# caller elsewhere scales; an AL201 override passed to a helper that compares it with
-# the configured width.
-_QUIETING = frozenset({SCALED_BY_CALLER, OVERRIDE_CHECKED})
+# Facts whose pending findings drop a finding instead of adding one: an AL201 override
+# passed to a helper that compares it with the configured width.
+_QUIETING = frozenset({OVERRIDE_CHECKED})
 
 if TYPE_CHECKING:
     from attnlint.lint.runner import FileResult, Job
@@ -48,9 +50,13 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
     project = Project(roots=[job.per_file.root, cwd], load=loader, cwd=cwd)
     by_display = {r.display: r for r in results if r.error is None}
     checked = set(known)
-    quiet: set[tuple[str, int, int]] = set()  # AL401 findings a caller elsewhere scales
+    quiet: set[tuple[str, int, int, str]] = set()  # findings callers elsewhere make safe
+    votes = Votes(project, checked)
     for result in results:
         pending = waiting.get(id(result))
+        if pending and any(p.fact in CALLER_DECIDED for p in pending):
+            votes.add(result, [p for p in pending if p.fact in CALLER_DECIDED])
+            pending = [p for p in pending if p.fact not in CALLER_DECIDED]
         module = project.module(result.path) if pending else None
         if pending and module is not None:
             # A finding placed in the helper needs the helper's file among the checked
@@ -67,13 +73,22 @@ def decide_pending(results: list[FileResult], job: Job, cache: Cache | None, cwd
                 owner = by_display.get(found.path)
                 if owner is not None and not _known(owner, found):
                     owner.decided.append(found)
-    for path, line, column, code in quiet:
+    dropped, named = votes.decide()
+    for path, line, column, code in quiet | dropped:
         owner = by_display[path]  # placed only in checked files
         # A new list: the cache may hold the old one.
         owner.entry = [
             e
             for e in owner.entry
             if "when" in e or (e["code"], e["line"], e["column"]) != (code, line, column)
+        ]
+    for (path, line, column, code), caller in named.items():
+        owner = by_display[path]
+        owner.entry = [
+            {**e, "message": f"{e['message']}; {caller}"}
+            if "when" not in e and (e["code"], e["line"], e["column"]) == (code, line, column)
+            else e
+            for e in owner.entry
         ]
 
 

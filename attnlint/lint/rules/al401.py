@@ -7,7 +7,13 @@ from typing import Any
 
 import libcst as cst
 
-from attnlint.lint.callers import SCALED_BY_CALLER, bound_arguments, callers, imported_helper
+from attnlint.lint.callers import (
+    SCALED,
+    SCALED_BY_CALLER,
+    bound_arguments,
+    callers,
+    imported_helper,
+)
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, bound_value, callee_last, scope_flow
 from attnlint.lint.helpers import call_arg, parameter_names
 from attnlint.lint.index import ANY_PARAM, call_slots
@@ -31,6 +37,10 @@ _MESSAGE = (
     "saturates to one-hot and its gradient vanishes; divide by math.sqrt(d_head) or use "
     "F.scaled_dot_product_attention"
 )
+
+
+# Appended to the helper's finding when another caller scales (phase 2 renders it).
+_UNSCALED = "{caller} passes q and k unscaled"
 
 
 @dataclass(slots=True)
@@ -97,23 +107,28 @@ class UnscaledAttention(ScopedRule):
             if scaled is None and class_name is None:
                 # No caller here: one in another checked module may scale (phase 2).
                 for param in params:
-                    self.context.index.fact_at(function, SCALED_BY_CALLER, param, call)
+                    self.context.index.fact_at(function, SCALED_BY_CALLER, param, call, SCALED)
             if not scaled:
                 self.report(call, _MESSAGE)
         self._deferred.clear()
 
     def _scaled_arguments(self, flow: ScopeFlow, call: cst.Call) -> None:
-        """A call of an imported helper: each scaled argument silences the helper's
-        finding if the helper's softmax reads it as q or k (decided in phase 2)."""
+        """A call of an imported helper: whether each argument is scaled, for the helper's
+        finding if its softmax reads that argument as q or k (decided in phase 2: silent
+        when every call scales q or k)."""
         step = flow.step_of(call)
         if step is None:
             return
         for slot, value in call_slots(call):
+            if isinstance(value, cst.BaseNumber | cst.BaseString):
+                continue
             operand = _Operand()
             if slot != ANY_PARAM:
                 self._operand(flow, value, step.index, operand, 10)
-            if operand.scaled:
-                self.report_if(call, call, slot, SCALED_BY_CALLER, "", at_callee=True)
+            among = [SCALED] if operand.scaled else []
+            self.report_if(
+                call, call, slot, SCALED_BY_CALLER, _UNSCALED, among=among, at_callee=True
+            )
 
     def _scaled_by_callers(
         self, module: cst.Module, function: cst.FunctionDef, klass: str | None, params: set[str]

@@ -12,6 +12,7 @@ from attnlint.lint.fillcalls import FillCalls
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, read_names, scope_flow
 from attnlint.lint.helpers import call_arg, is_number_literal
 from attnlint.lint.keptcolumns import never_empty
+from attnlint.lint.maskcallers import MaskCallers
 from attnlint.lint.masks import leak, on_empty_row, polarity
 from attnlint.lint.rule import RuleContext, dotted_name
 from attnlint.lint.shadowing import module_alias
@@ -31,6 +32,11 @@ _NEVER_EMPTY = frozenset(
 _ROW_CHECKS = frozenset({"all", "any"})
 _FILLED = frozenset({"full", "full_like", "new_full", "tensor", "as_tensor", "scalar_tensor"})
 _CHECK_CALLS = frozenset({"_assert", "_check", "check", "assert_"})
+_MESSAGE = (
+    "masked with -inf and then softmaxed: a row whose keys are all masked (an empty list, "
+    "a padded query) gives exp(-inf)/0 = NaN that spreads to the loss; fill with "
+    "torch.finfo(dtype).min or guard fully masked rows"
+)
 
 
 def _softmax_call(call: cst.Call) -> bool:
@@ -40,22 +46,26 @@ def _softmax_call(call: cst.Call) -> bool:
     return isinstance(call.func, cst.Call) and callee_last(call.func) in ("Softmax", "LogSoftmax")
 
 
-class MaskedSoftmaxNan(FillCalls, ScopedRule):
+class MaskedSoftmaxNan(MaskCallers, FillCalls, ScopedRule):
     code = "AL402"
     name = "masked-softmax-nan"
     summary = "masked_fill(-inf) then softmax: a fully masked row becomes NaN"
-    # "softmax": the caller of a helper that returns -inf filled scores
-    triggers = ("inf", "Inf", "INF", "softmax", "Softmax")
+    # "softmax": the caller of a helper that returns -inf filled scores; the mask words:
+    # the caller of a helper that fills the mask it is handed
+    triggers = ("inf", "Inf", "INF", "softmax", "Softmax", "mask", "pad", "valid", "keep")
 
     def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
         self.init_fills()
+        self.init_mask_callers()
 
     def visit_Call(self, node: cst.Call) -> None:
         if callee_last(node) in ("masked_fill", "masked_fill_", "where"):
             self.candidate(node)
         else:
             self.watch_call(node)
+            if self.watch_outgoing(node):
+                self.candidate(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if any(isinstance(t.target, cst.Subscript) for t in node.targets):
@@ -64,8 +74,10 @@ class MaskedSoftmaxNan(FillCalls, ScopedRule):
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
         calls = [node for node in nodes if id(node) in self.fill_calls]
         self.fill_callers(flow, calls, self._reaches_softmax)  # type: ignore[arg-type]
+        for call in {id(n): n for n in nodes if id(n) in self.outgoing_calls}.values():
+            self.record_outgoing(flow, call)  # type: ignore[arg-type]
         for node in nodes:
-            if id(node) in self.fill_calls:
+            if id(node) in self.fill_calls or id(node) in self.outgoing_calls:
                 continue
             found = self._fill(flow, node)
             if found is None:
@@ -96,13 +108,9 @@ class MaskedSoftmaxNan(FillCalls, ScopedRule):
                 or leak(flow, soft_step, soft_call, known) is None
             ):
                 continue
-            self.report(
-                anchor,
-                "masked with -inf and then softmaxed: a row whose keys are all masked "
-                "(an empty list, a padded query) gives exp(-inf)/0 = NaN that spreads to "
-                "the loss; fill with torch.finfo(dtype).min or guard fully masked rows",
-                fix=self._fix(flow, tensor, fill),
-            )
+            found_here = (anchor, _MESSAGE, self._fix(flow, tensor, fill))
+            if not self.defer_to_callers(flow, mask, step.index, class_name, found_here):
+                self.report(*found_here)
 
     # -- the fill ---------------------------------------------------------------------
 
