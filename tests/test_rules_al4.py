@@ -269,3 +269,87 @@ def f(s, m):
     return s.masked_fill(m, float("-Infinity")).softmax(-1)
 """
     assert lines(inf, MaskedSoftmaxNan) == [5]
+
+
+# -- AL401 and AL402: a helper decided by every caller in the other checked modules --
+
+ATTN = """\
+import torch
+
+
+def attend(q, k, v):
+    return torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
+
+
+def masked(q, k, v, keep):
+    s = (q @ k.mT) / q.size(-1) ** 0.5
+    s = s.masked_fill(~keep[:, None, :], float("-inf"))
+    return s.softmax(-1) @ v
+"""
+
+SCALES = """\
+import torch.nn.functional as F
+
+from pkg.attn import attend, masked
+
+
+def block(self, q, k, v, keep):
+    keep = F.pad(keep, (1, 0), value=True)  # the CLS key: never masked
+    return attend(q * self.scale, k, v) + masked(q, k, v, keep)
+"""
+
+UNSCALED = """\
+from pkg.attn import attend as attention, masked
+
+
+def head(q, k, v, key_mask):
+    return attention(q, k, v) + masked(q, k, v, key_mask)
+"""
+
+
+def _repo(tmp_path, **files: str):  # type: ignore[no-untyped-def]
+    from tests._index_repos import write_repo
+
+    return write_repo(tmp_path, {"pkg/__init__.py": "", "pkg/attn.py": ATTN, **files})
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_every_caller_protects_the_helper(tmp_path, cache: bool) -> None:  # type: ignore[no-untyped-def]
+    from tests._index_repos import check
+
+    _repo(tmp_path, **{"pkg/model.py": SCALES})
+    for _ in range(2):  # cold, then warm from the cache
+        assert check(tmp_path, codes=("AL401", "AL402"), cache=cache) == []
+    # the helper checked alone is judged as written
+    alone = check(tmp_path, ["pkg/attn.py"], codes=("AL401", "AL402"), cache=cache)
+    assert [(f.line, f.code) for f in alone] == [(5, "AL401"), (10, "AL402")]
+
+
+def test_one_unprotected_caller_keeps_the_finding_and_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests._index_repos import check
+
+    _repo(tmp_path, **{"pkg/model.py": SCALES, "pkg/other.py": UNSCALED})
+    found = check(tmp_path, codes=("AL401", "AL402"))
+    assert [(f.path, f.line, f.code) for f in found] == [
+        ("pkg/attn.py", 5, "AL401"),
+        ("pkg/attn.py", 10, "AL402"),
+    ]
+    # the call through an alias counts: ``attention`` is ``attend``
+    assert found[0].message.endswith("; head (pkg/other.py:5) passes q and k unscaled")
+    assert found[1].message.endswith(
+        "; head (pkg/other.py:5) passes a mask that can mask a row whole"
+    )
+    # without the protecting caller, the finding is as written (no caller named)
+    only = check(tmp_path, ["pkg/attn.py", "pkg/other.py"], codes=("AL401", "AL402"))
+    assert [(f.line, "head (" in f.message) for f in only] == [(5, False), (10, False)]
+
+
+def test_a_call_that_scales_q_but_not_k_still_scales(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests._index_repos import check
+
+    first = SCALES.replace("masked(q, k, v, keep)", "0")
+    second = UNSCALED.replace("attention(q, k, v)", "attention(q / 8, k, v)").replace(
+        " + masked(q, k, v, key_mask)", ""
+    )
+    _repo(tmp_path, **{"pkg/model.py": first, "pkg/other.py": second})
+    assert check(tmp_path, codes=("AL401",)) == []

@@ -56,8 +56,10 @@ class UnscaledAttention(ScopedRule):
     code = "AL401"
     name = "unscaled-attention"
     summary = "softmax over q @ k^T with no 1/sqrt(d) (or other) scaling on the way"
-    # The scale words: a module that scales q before calling a helper of another module.
+    # The scale words: a module that scales q before calling a helper of another module;
+    # the attention words: one that calls it without scaling (it keeps the finding).
     triggers = ("softmax", "Softmax", "scal", "sqrt", "** -0.5", "**-0.5", "temperature")
+    triggers += ("attn", "atten", "Attn", "Atten")
 
     def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
