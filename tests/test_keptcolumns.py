@@ -169,3 +169,22 @@ def test_cross_module_callers_decide_in_the_helper_polarity(tmp_path) -> None:  
     # the padding-mask helper is safe; the keep-mask one is given the padding mask
     assert [(f.path, f.line) for f in found] == [("pkg/attn.py", 8)]
     assert "model (pkg/model.py" not in found[0].message  # no caller protects it
+
+
+@pytest.mark.parametrize(("column", "lines"), [("True", []), ("False", [7])])
+def test_where_keeps_where_its_condition_is_true(column: str, lines: list[int]) -> None:
+    source = f"""
+import torch
+import torch.nn.functional as F
+
+
+def pool(s, valid):
+    logits = torch.where(valid, s, float("-inf"))
+    return torch.softmax(logits, dim=-1)
+
+
+def caller(s, valid):
+    return pool(s, F.pad(valid, (1, 0), value={column}))
+"""
+    found = analyse(source, "pool.py", rules=[all_rules()["AL402"]])
+    assert [d.line for d in found.diagnostics] == lines

@@ -98,16 +98,19 @@ class MaskCallers:
         self,
         flow: ScopeFlow,
         mask: cst.BaseExpression,
+        keeps: bool,
         at: int,
         klass: str | None,
         report: tuple[cst.CSTNode, str, Fix | None],
     ) -> bool:
         """The fill masks a parameter of the function: its callers may have built it with
-        a kept column; decided when the module is left. False: nothing to defer."""
+        a kept column; decided when the module is left. False: nothing to defer.
+        ``keeps``: ``mask`` is True where keys are kept (``torch.where(keep, s, -inf)``)."""
         function = flow.scope
         if not isinstance(function, cst.FunctionDef):
             return False
-        kept = kept_values(flow, mask, at, parameter_names(function) - {"self", "cls"})
+        region = cst.UnaryOperation(cst.BitInvert(), mask) if keeps else mask
+        kept = kept_values(flow, region, at, parameter_names(function) - {"self", "cls"})
         if not kept:
             return False
         self._deferred_masks.append(_Deferred(function, klass, kept, *report))

@@ -109,7 +109,7 @@ class MaskedSoftmaxNan(MaskCallers, FillCalls, ScopedRule):
             ):
                 continue
             found_here = (anchor, _MESSAGE, self._fix(flow, tensor, fill))
-            if not self.defer_to_callers(flow, mask, step.index, class_name, found_here):
+            if not self.defer_to_callers(flow, mask, kept, step.index, class_name, found_here):
                 self.report(*found_here)
 
     # -- the fill ---------------------------------------------------------------------
