@@ -35,6 +35,7 @@ def _codes(build: str, mask: str) -> list[str]:
         ("m = torch.cat((keep.new_ones(b, 1), keep), 1)", "m == 0"),
         ("m = F.pad(pad, (1, 0), value=False)", "m"),
         ("m = torch.cat([torch.full((b, 1), True), keep], dim=-1)", "~m"),
+        ("c = keep.new_ones(b, 1); m = torch.cat([c, keep], dim=-1)", "~m"),  # bound first
     ],
 )
 def test_a_column_the_fill_never_masks(build: str, mask: str) -> None:
@@ -106,6 +107,7 @@ _PAD_ON = "m = torch.cat([pad.new_zeros(pad.shape[0], 1), pad], dim=1)"
     [
         ("m = F.pad(keep, (1, 0), value=True)", "attend_keep(q, k, v, m)"),
         ("m = torch.cat([torch.ones(b, 1), keep], -1)", "attend_keep(q, k, v, keep=m)"),
+        ("c = torch.zeros(b, 1); m = torch.cat([c, pad], 1)", "attend_pad(q, k, v, m.bool())"),
         ("m = F.pad(pad, (1, 0), value=False)", "attend_pad(q, k, v, m)"),
         ("m = F.pad(keep, (1, 0), value=True)", "attend_pad(q, k, v, ~m)"),  # inverted
         ("m = torch.cat([torch.ones(b, 1), keep], -1)", "attend_pad(q, k, v, m == 0)"),

@@ -43,10 +43,10 @@ def _constant(node: cst.BaseExpression) -> bool | None:
     return None
 
 
-def _constant_columns(value: cst.BaseExpression) -> list[bool]:
+def _constant_columns(value: cst.BaseExpression, flow: ScopeFlow, at: int) -> list[bool]:
     """Values of the constant columns a mask is built with: ``torch.cat([torch.ones(b, 1,
-    dtype=torch.bool), mask], 1)`` (a CLS or register token), ``F.pad(mask, (1, 0),
-    value=True)``."""
+    dtype=torch.bool), mask], 1)`` (a CLS or register token; also ``cls = torch.ones(...)``
+    bound before), ``F.pad(mask, (1, 0), value=True)``."""
     if not isinstance(value, cst.Call):
         return []
     last = callee_last(value)
@@ -55,7 +55,9 @@ def _constant_columns(value: cst.BaseExpression) -> list[bool]:
         parts = first.value
         if isinstance(parts, cst.List | cst.Tuple):
             found = [
-                _constant(e.value) for e in parts.elements if not isinstance(e, cst.StarredElement)
+                _constant(_bound(flow, e.value, at))
+                for e in parts.elements
+                if not isinstance(e, cst.StarredElement)
             ]
             return [c for c in found if c is not None]
     if last == "pad":
@@ -63,6 +65,15 @@ def _constant_columns(value: cst.BaseExpression) -> list[bool]:
         found = literal_number(arg.value) if arg is not None else None
         return [] if found is None else [found != 0.0]
     return []
+
+
+def _bound(flow: ScopeFlow, node: cst.BaseExpression, at: int) -> cst.BaseExpression:
+    """The value a name was bound to by its one assignment (else the node itself)."""
+    if isinstance(node, cst.Name):
+        defs = flow.definitions(node.value, at)
+        if len(defs) == 1 and defs[0].value is not None and isinstance(defs[0].node, cst.Assign):
+            return defs[0].value
+    return node
 
 
 def kept_values(
@@ -115,7 +126,7 @@ def column_values(flow: ScopeFlow, value: cst.BaseExpression, at: int, depth: in
         if inner is None and value.args:
             inner = value.args[0].value
         return {not v for v in column_values(flow, inner, at, depth)} if inner else set()
-    return set(_constant_columns(value))
+    return set(_constant_columns(value, flow, at))
 
 
 def never_empty(flow: ScopeFlow, mask: cst.BaseExpression, at: int) -> bool:
@@ -125,7 +136,7 @@ def never_empty(flow: ScopeFlow, mask: cst.BaseExpression, at: int) -> bool:
         defs = flow.definitions(name, at)
         if len(defs) != 1 or defs[0].value is None or not isinstance(defs[0].node, cst.Assign):
             continue
-        for column in _constant_columns(defs[0].value):
+        for column in _constant_columns(defs[0].value, flow, defs[0].index):
             if on_empty_row(flow, mask, at, {name: column}) is False:
                 return True
     return False
