@@ -74,16 +74,33 @@ MODEL_NAMES = re.compile(
 )
 
 
+# ``n_<kind>_features``: a count of the data's features of one kind (``n_num_features``,
+# ``num_node_features``), unless the kind says internal or output (``n_out_features``,
+# ``num_hidden_features``). ``num`` here is the kind "numerical", not a count.
+_COUNT_WORDS = frozenset({"n", "num", "nb", "number"})
+_FEATURE_WORDS = frozenset({"features", "feats"})
+_NOT_FEATURE_KINDS = _NOT_INPUT_WORDS - {"num"}
+
+
 def is_input_key(name: str) -> bool:
     name = name.lower()
     if name in _INPUT_KEYS:
         return True
     if name.endswith("_override"):
         return is_input_key(name[: -len("_override")])
-    if not name.endswith("_dim") or name == "_dim":
+    words = name.split("_")
+    if len(words) < 2 or not all(words):
         return False
-    words = name[: -len("_dim")].split("_")
-    return bool(words) and all(words) and not (set(words) & _NOT_INPUT_WORDS)
+    if words[-1] == "dim":
+        return not set(words[:-1]) & _NOT_INPUT_WORDS
+    if len(words) >= 3 and words[0] in _COUNT_WORDS and words[-1] in _FEATURE_WORDS:
+        return not set(words[1:-1]) & _NOT_FEATURE_KINDS
+    if words[-1] == "in":  # ``n_features_in``; ``d_<kind>_in`` like ``d_in``
+        base = words[:-1]
+        if base[0] == "d" and len(base) >= 2:
+            return not set(base[1:]) & _NOT_FEATURE_KINDS
+        return len(base) >= 2 and is_input_key("_".join(base))
+    return False
 
 
 def is_config_word(name: str) -> bool:
@@ -121,6 +138,14 @@ def chain_words(node: cst.BaseExpression) -> list[str]:
             return list(reversed(words))
         else:
             return list(reversed(words))
+
+
+def root_name(node: cst.BaseExpression) -> str | None:
+    """The name an attribute, subscript or call chain starts from: ``cfg`` in
+    ``cfg.model["in_dim"]``."""
+    while isinstance(node, cst.Attribute | cst.Subscript | cst.Call):
+        node = node.func if isinstance(node, cst.Call) else node.value
+    return node.value if isinstance(node, cst.Name) else None
 
 
 def subscript_key(node: cst.Subscript) -> str | None:

@@ -35,9 +35,10 @@ from attnlint.lint.dims import (
     is_config_word,
     is_input_key,
     is_width,
+    root_name,
 )
 from attnlint.lint.dims import tokens as dim_tokens
-from attnlint.lint.index import call_slots
+from attnlint.lint.index import ANY_PARAM, call_slots
 from attnlint.lint.rule import dotted_name
 from attnlint.lint.summary import resolvable
 from attnlint.lint.walk import walk
@@ -102,12 +103,6 @@ class _Site:
 def _param_names(node: cst.FunctionDef) -> set[str]:
     p = node.params
     return {param.name.value for param in (*p.posonly_params, *p.params, *p.kwonly_params)}
-
-
-def _root(node: cst.BaseExpression) -> str | None:
-    while isinstance(node, cst.Attribute | cst.Subscript | cst.Call):
-        node = node.func if isinstance(node, cst.Call) else node.value
-    return node.value if isinstance(node, cst.Name) else None
 
 
 class Sites:
@@ -215,7 +210,7 @@ class Sites:
         key = config_key(target)
         if key is not None and isinstance(value, cst.Name) and value.value in current.params:
             current.overrides.append((value.value, key))
-        root = _root(target)
+        root = root_name(target)
         if isinstance(value, cst.Name) and value.value in current.params and root == "self":
             current.kept.add(value.value)  # self.stat_dim = stat_dim
         elif root and root != "self" and (config_key(value) is not None or self._is_object(value)):
@@ -270,7 +265,7 @@ class Sites:
         current = self._current
         if current is None or not current.in_model:
             return
-        root = _root(node)
+        root = root_name(node)
         if root is not None and root in current.params:
             current.reads.append((root, key))
 
@@ -279,7 +274,7 @@ class Sites:
         with no data in sight: the configuration is the caller's, and so is the check
         (an ``INPUT`` fact on ``mcfg``; a caller handing it ``cfg.model`` is the site)."""
         current = self._current
-        root = _root(value)
+        root = root_name(value)
         if current is None or root is None or root not in current.params:
             return False
         if self._sees_data():
@@ -323,8 +318,14 @@ class Sites:
             if has_shape(value) or self.mentions_data(value):
                 names = {n.value for n in walk(value) if isinstance(n, cst.Name)}
                 self._sites.append(_Site(node, value, slot, "data", names))
-            elif self._is_object(value):
+            elif self._is_object(value) and not (slot == ANY_PARAM and self._widths(node)):
                 self._sites.append(_Site(node, value, slot, "config", set()))
+
+    def _widths(self, call: cst.Call) -> bool:
+        """An argument is a configured input width or the data's: it, not ``**cfg.model``,
+        is the input size (``Model(cfg.n_features, **cfg.model)``)."""
+        key_of = self.rule._key_of  # type: ignore[attr-defined]
+        return any(key_of(a.value) or self.is_width(a.value) for a in call.args)
 
     def compares(self, name: str, param: str) -> bool:
         """Function ``name`` of this module compares its override ``param`` first."""

@@ -34,8 +34,9 @@ from attnlint.lint.dims import (
     is_config_word,
     is_input_key,
 )
-from attnlint.lint.dimsite import OVERRIDE_CHECKED, Sites
+from attnlint.lint.dimsite import INPUT, OVERRIDE_CHECKED, Sites
 from attnlint.lint.helpers import is_test_path
+from attnlint.lint.index import call_slots
 from attnlint.lint.rule import Rule, RuleContext, dotted_name
 from attnlint.lint.summary import resolvable
 
@@ -111,6 +112,9 @@ class _Candidate:
     needs_config: int | None = None
     is_override: bool = False
     scope: int = 0  # id of the enclosing function (or module)
+    # The call's slot the value fills when only the callee's parameter can say it is an
+    # input width (phase 2 decides, from the index fact ``INPUT`` on that parameter).
+    slot: str | None = None
 
 
 class UncheckedInputDim(Rule):
@@ -213,8 +217,9 @@ class UncheckedInputDim(Rule):
         self._sites.handed(node)
         if not any(self._in_model) and not self._skip:
             self._sites.call(node)
+        slots = {id(value): slot for slot, value in call_slots(node)}
         for position, arg in enumerate(node.args):
-            if (arg.keyword is None and position > 0) or arg.star:
+            if arg.star:
                 continue
             keyword = arg.keyword.value if arg.keyword is not None else None
             if keyword is not None and has_shape(arg.value):
@@ -227,24 +232,39 @@ class UncheckedInputDim(Rule):
             if found is None or any(self._in_model) or self._sites.own_config(arg.value):
                 continue
             local_models = self._local_models
-            if keyword is None and not _is_model_call(self.context, node, local_models):
-                continue
-            if keyword is not None and not _builds_model(self.context, node, local_models):
+            # Known here: the first positional argument of a model or layer, or an input
+            # width named by keyword. Elsewhere (a later position, a callee named like no
+            # model) only the index can say, from the parameter the argument fills, and only
+            # for a function or class the index can follow: a library's is not flagged.
+            direct = (
+                _is_model_call(self.context, node, local_models)
+                if keyword is None
+                else _builds_model(self.context, node, local_models)
+            ) and (keyword is not None or position == 0)
+            written = dotted_name(node.func)
+            if not direct and (
+                written is None
+                or not resolvable(written, self.context.imports)
+                or id(arg.value) not in slots
+            ):
                 continue
             if self._sites.from_caller(arg.value, found):
                 continue
             callee = self.context.code_for(node.func).strip()
             shown = self.context.code_for(arg.value).strip()
+            # Phase 2 fills ``{detail}`` (the parameter) and ``{callee}`` (with its place).
+            size = f"of {callee}" if direct else "`{detail}` of {callee}, called here,"
             self._candidates.append(
                 _Candidate(
                     arg.value,
                     found,
                     call=node,
                     scope=id(self._scopes[-1]),
-                    message=f"input size of {callee} comes from configuration ({shown}) and "
-                    f"nothing in this module compares `{found}` with the data's shape[-1]: assert "
-                    "they match where the first batch is seen, or a changed feature "
-                    "pipeline trains a model on misaligned inputs",
+                    message=f"input size {size} comes from configuration ({shown}) and nothing "
+                    f"in this module compares `{found}` with the data's shape[-1]: assert they "
+                    "match where the first batch is seen, or a changed feature pipeline trains "
+                    "a model on misaligned inputs",
+                    slot=None if direct else slots[id(arg.value)],
                 )
             )
 
@@ -365,5 +385,15 @@ class UncheckedInputDim(Rule):
             ):
                 continue
             seen.add(id(candidate.node))
-            self.report(candidate.node, candidate.message)
+            if candidate.slot is not None and candidate.call is not None:
+                self.report_if(
+                    candidate.node,
+                    candidate.call,
+                    candidate.slot,
+                    INPUT,
+                    candidate.message,
+                    unless=self._checked,
+                )
+            else:
+                self.report(candidate.node, candidate.message)
         self._sites.finish(self._checked, self._data_checked, self._configured[0], seen)
