@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from attnlint.guard.keystats import column_stats, nan_unless, sink_stats
+from attnlint.guard.masks import constant, keep_or_zero
 
 _TINY = 1e-30
 
@@ -123,7 +124,7 @@ def attention_stats(
         ent_col = 0
     else:
         # nv >= 1 and nv >= 2 at once, against arange's [1, 2]
-        wf = fin[..., None] * (nv[..., None] >= torch.arange(1, 3, device=dev, dtype=dt))
+        wf = fin[..., None] * (nv[..., None] >= constant((1.0, 2.0), dev, dt))
         if qv is not None:
             wf = wf * qv[..., None]
         ent_col = 1
@@ -153,7 +154,7 @@ def attention_stats(
         pos = (mass > 0).to(dt)
         sampled["cent"] = (ent / m).add_(m.log_()).mul_(pos)
         sampled["pos"] = pos
-    tops = _top_columns(pz, mass, Lk, k_stride)
+    tops = _top_columns(pz, Lk, k_stride)
     if k_stride == stride:
         sampled.update(tops)
     table.add(stride, sampled)
@@ -252,7 +253,7 @@ def _row_counts(
     every row; of the model's own, the finite ones) and ``n_valid`` (mean keys per real
     query). ``fin``: 0/1 finite rows; ``n_good``: the count of good rows."""
     if nv is None:  # every key valid: no masked row, Lk keys per row
-        zero_lk = torch.arange(0, lk + 1, lk, device=dev, dtype=dt).unbind()  # [0, Lk]
+        zero_lk = constant((0.0, float(lk)), dev, dt).unbind()  # [0, Lk]
         if qv is None:  # every row is a real query: the others are the NaN rows
             return {"nan_rows": n - n_good, "masked_rows": zero_lk[0], "n_valid": zero_lk[1]}
         n_real = qv.sum()
@@ -280,7 +281,7 @@ def _row_counts(
     return {"nan_rows": bad.sum(), "masked_rows": masked, "n_valid": n_valid}
 
 
-def _top_columns(pz: Tensor, mass: Tensor, lk: int, stride: int) -> dict[str, Tensor]:
+def _top_columns(pz: Tensor, lk: int, stride: int) -> dict[str, Tensor]:
     """Per sampled row, the top-5 / 10 / 50 masses that do not cover the whole row; those
     that do are the row's mass, taken exactly."""
     if lk <= 5:
@@ -291,11 +292,9 @@ def _top_columns(pz: Tensor, mass: Tensor, lk: int, stride: int) -> dict[str, Te
     top5, top10 = pk.topk(10, dim=-1, sorted=True).values.cumsum(-1)[..., 4::5].unbind(-1)
     if lk <= 50:
         return {"top5": top5, "top10": top10}
-    if lk > 100:
-        top50 = pk.topk(50, dim=-1, sorted=False).values.sum(-1)
-    else:  # the 50 largest: all but the Lk - 50 smallest (a smaller selection)
-        small = pk.topk(lk - 50, dim=-1, largest=False, sorted=False).values
-        top50 = _row_values(mass, stride) - small.sum(-1)
+    # the 50 largest directly: selecting the Lk - 50 smallest instead is no cheaper, even
+    # when they are fewer (on CPU, 64 keys: 61 against 48 us for 128 rows)
+    top50 = pk.topk(50, dim=-1, sorted=False).values.sum(-1)
     return {"top5": top5, "top10": top10, "top50": top50}
 
 
@@ -313,7 +312,7 @@ def _logit_rows(
     The full-size tensor is read a handful of times: no full-size masks or casts."""
     # a where, not a product: a masked key's logit may be NaN on a row whose probabilities
     # are finite (a NaN-filled padding position), and it must not count
-    lm = logits if valid is None else torch.where(valid, logits, 0.0)
+    lm = logits if valid is None else keep_or_zero(logits, valid)
     ls = _rows(lm, stride)
     per_row = {"lsum": ls.sum(-1), "lsq": torch.linalg.vector_norm(ls, dim=-1).square_()}
     absl = lm.abs() if valid is None else lm.abs_()  # ours to change, the signed copy done
@@ -344,7 +343,9 @@ def _logit_finish(
     var = (row_sq - row_sum * mean) * n_rows / (cnt - 1).clamp_min(1)
     return {
         "logit_mean": mean,
-        "logit_std": var.clamp_min_(0).sqrt_().where(cnt > 1, math.nan),
+        "logit_std": torch.where(
+            cnt > 1, var.clamp_min_(0).sqrt_(), constant(math.nan, var.device, var.dtype)
+        ),
         "logit_saturation": means["above"][0] / keys,
         "logit_max": nan_unless(largest, any_rows),
     }

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from attnlint.guard import stats
+from attnlint.guard.masks import constant
 
 
 def scores_bad(s: Tensor, mask: Tensor | None) -> Tensor:
@@ -57,7 +58,7 @@ def relevance_stats(rel: Tensor, mask: Tensor | None) -> dict[str, Tensor]:
     if mask is None:  # every item: the list lengths are the shape's
         lo, hi = torch.aminmax(r, dim=-1)
         n_items = r.shape[-1]
-        length = torch.full((), float(n_items), device=dev)
+        length = constant(float(n_items), dev, torch.float32)
         len_min = len_max = len_mean = length
         cnt = r.numel()
         mean = r.sum() / max(cnt, 1)
@@ -77,7 +78,7 @@ def relevance_stats(rel: Tensor, mask: Tensor | None) -> dict[str, Tensor]:
     # fewer than 2 valid items gives max <= min, so ~(max > min) says it all (NaN too)
     degenerate = ~(hi > lo)
     return {
-        "list_count": torch.full((), float(r.shape[0]), device=dev),
+        "list_count": constant(float(r.shape[0]), dev, torch.float32),
         "list_len_min": len_min,
         "list_len_max": len_max,
         "list_len_mean": len_mean,

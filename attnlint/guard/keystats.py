@@ -11,6 +11,8 @@ import math
 import torch
 from torch import Tensor
 
+from attnlint.guard.masks import constant
+
 _TINY = 1e-30
 
 
@@ -74,6 +76,6 @@ def sink_stats(
         best, flat = share.flatten().max(0)  # the first largest, as argmax
         lift = (got / uniform.clamp_min(_TINY)).flatten().gather(0, flat.unsqueeze(0))
         out = torch.cat([best.unsqueeze(0), lift, torch.stack([flat % lk, flat // lk])])
-        out = out.where(enough.any(), math.nan)
+        out = torch.where(enough.any(), out, constant(math.nan, out.device, out.dtype))
     mass, lift, key, head = out.unbind()
     return {"sink_mass": mass, "sink_lift": lift, "sink_key": key, "sink_head": head}

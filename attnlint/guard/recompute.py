@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from attnlint.guard.masks import causal_drop, drop_to_neg_inf, keep_or_zero
+
 
 @dataclass
 class Attention:
@@ -106,7 +108,7 @@ def mha(
             am_shape = (1, 1, L, S)
         am_hard, am_add, am_soft = _split_masks(attn_mask, threshold, am_shape)
     elif is_causal:
-        am_hard = torch.ones(L, S, dtype=torch.bool, device=q.device).triu(1)[None, None]
+        am_hard = causal_drop(L, S, q.device)[None, None]
 
     extra = 0
     if module.bias_k is not None:
@@ -118,7 +120,8 @@ def mha(
         k = torch.cat([k, k.new_zeros(B, H, 1, d)], dim=2)
         extra += 1
 
-    logits = (q @ k.transpose(-1, -2)) * d**-0.5  # [B, H, L, S + extra]
+    # scaled before the product, as the module does: a pass over q, not over the logits
+    logits = (q * d**-0.5) @ k.transpose(-1, -2)  # [B, H, L, S + extra]
 
     def pad(m: Tensor | None, value: float | bool) -> Tensor | None:
         # bias_k / the zero key are appended keys that every row may attend to
@@ -139,7 +142,7 @@ def mha(
         if m is not None:
             scores = scores + m
     if hard is not None:
-        scores = scores.masked_fill(hard, float("-inf"))
+        scores = drop_to_neg_inf(scores, hard)
     probs = torch.softmax(scores, dim=-1)
 
     invalid = hard
@@ -204,11 +207,11 @@ def sdpa(
     if k.shape[-3] != q.shape[-3] and q.shape[-3] % k.shape[-3] == 0:  # grouped-query
         k = k.repeat_interleave(q.shape[-3] // k.shape[-3], dim=-3)
     L, S, E = q.shape[-2], k.shape[-2], q.shape[-1]
-    logits = (q @ k.transpose(-1, -2)) * (E**-0.5 if scale is None else scale)
+    logits = (q * (E**-0.5 if scale is None else scale)) @ k.transpose(-1, -2)
     scores = logits
     invalid = None
     if is_causal:
-        invalid = torch.ones(L, S, dtype=torch.bool, device=q.device).triu(1)
+        invalid = causal_drop(L, S, q.device)
     if attn_mask is not None:
         if attn_mask.dtype == torch.bool:
             m = ~attn_mask
@@ -220,12 +223,12 @@ def sdpa(
             soft = m
             probs_valid = ~soft if invalid is None else ~(soft | invalid)
             if invalid is not None:
-                scores = scores.masked_fill(invalid, float("-inf"))
+                scores = drop_to_neg_inf(scores, invalid)
             probs = torch.softmax(scores, dim=-1)
             key_in = k.transpose(1, 2).reshape(k.shape[0], S, -1)
             return Attention(probs, probs_valid, logits, None, key_in, None)
     if invalid is not None:
-        scores = scores.masked_fill(invalid, float("-inf"))
+        scores = drop_to_neg_inf(scores, invalid)
     probs = torch.softmax(scores, dim=-1)
     valid = None if invalid is None else ~invalid
     key_in = k.transpose(1, 2).reshape(k.shape[0], S, -1)
@@ -247,5 +250,5 @@ def softmax_site(logits: Tensor, probs: Tensor, threshold: float) -> Attention:
 
     lg, p = to4(logits.float()), to4(probs.float())
     valid = ~(lg <= threshold)  # NaN logits stay "valid" so that their NaN rows are counted
-    finite_logits = torch.where(valid, lg, torch.zeros((), device=lg.device))
+    finite_logits = keep_or_zero(lg, valid)
     return Attention(p, valid, finite_logits, None, None, None, materialised=True)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from attnlint.guard.attnstats import attention_stats as attention_stats  # re-exported
+from attnlint.guard.masks import constant
 
 # keys of the dicts returned here, in the order the guard stacks them
 ROW_STATS = (
@@ -69,7 +70,8 @@ def relative_variance(x: Tensor, dim: int, valid: Tensor | None = None) -> Tenso
     # sum over slices of var and of mean(x**2): the per-slice sums of squares, weighted
     num = (d.square_().sum(dim, keepdim=True) * u).sum()
     den = (xm.square_().sum(dim, keepdim=True) * u).sum()
-    return (num / den.clamp_min(_TINY)).where(use.any(), math.nan)
+    nan = constant(math.nan, x.device, x.dtype)
+    return torch.where(use.any(), num / den.clamp_min(_TINY), nan)
 
 
 def position_variance(x: Tensor, valid: Tensor | None = None) -> Tensor:
@@ -123,7 +125,9 @@ def score_stats(scores: Tensor, valid: Tensor | None) -> dict[str, Tensor]:
         "score_abs_max": (-lo_negmax.amin()).clamp_min_(0)
         if fs.numel()
         else torch.full((), nan, device=fs.device),
-        "score_spread_max": spread.where(has_two.any(), nan),
+        "score_spread_max": torch.where(
+            has_two.any(), spread, constant(nan, fs.device, spread.dtype)
+        ),
     }
 
 

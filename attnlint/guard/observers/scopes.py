@@ -16,6 +16,7 @@ when the step is drained.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from attnlint.guard import recompute, stats
+from attnlint.guard.cheap import output_bad
 from attnlint.guard.observe import Installed, Interceptor, caller_module
 from attnlint.guard.observers.base import Context, arg, compiling, first_float
 from attnlint.guard.sites import HOW_DYN_SDPA, HOW_DYN_SOFTMAX, HOW_EXPECTED, Scope, site_name
@@ -139,7 +141,12 @@ class ScopeObserver:
         with self.ctx.quiet:
             x = x.detach()
             att = recompute.softmax_site(x, out.detach(), threshold)
-            bad_in = stats.nonfinite(torch.where(x <= threshold, 0.0, x))
+            # NaN or inf among the logits above the threshold: as a masked logit is at or
+            # below it, that is NaN or +inf anywhere (a finite threshold), one reduction
+            if x.is_floating_point() and x.numel() and math.isfinite(threshold):
+                bad_in = output_bad([x])
+            else:
+                bad_in = stats.nonfinite(torch.where(x <= threshold, 0.0, x))
             self._finish(site, path, att, bad_in, out)
 
     def _finish(
