@@ -389,3 +389,67 @@ def test_blocks_of_oddly_named_model_classes_are_silent(tmp_path: Path) -> None:
     files = {"m/__init__.py": "", "m/modeling.py": modeling, "m/conv.py": conv}
     root = write_repo(tmp_path, files)
     assert check(root, codes=("AL201",)) == []
+
+
+TABULAR_MODEL = """\
+    import torch
+    from torch import nn
+
+
+    class NumericalTokenizer(nn.Module):
+        def __init__(self, n_num_features, d_token):
+            super().__init__()
+            self.weight = nn.Parameter(torch.empty(n_num_features, d_token))
+
+
+    class Tabular(nn.Module):
+        def __init__(self, cat_cardinalities, n_num_features, d_token, n_blocks):
+            super().__init__()
+            self.num_tok = NumericalTokenizer(n_num_features, d_token)
+            self.cat = nn.Embedding(sum(cat_cardinalities), d_token)
+            self.blocks = nn.ModuleList(nn.Linear(d_token, d_token) for _ in range(n_blocks))
+    """
+
+TABULAR_TRAIN = """\
+    from config import CFG
+    from model import Tabular
+
+
+    def main(loader):
+        mcfg = CFG["model"]
+        model = Tabular(CFG["data"]["cat_cardinalities"], CFG["data"]["n_num_features"], **mcfg)
+        for x_num, x_cat, y in loader:
+            model(x_num, x_cat)
+    """
+
+
+def _tabular(tmp_path: Path, train: str = TABULAR_TRAIN) -> Path:
+    files = {
+        "config.py": 'CFG = {"data": {"n_num_features": 6}, "model": {"d_token": 8}}\n',
+        "model.py": TABULAR_MODEL,
+        "train.py": train,
+    }
+    return write_repo(tmp_path, files)
+
+
+def test_a_configured_width_in_a_later_position_of_a_project_model(tmp_path: Path) -> None:
+    # The second positional argument fills ``n_num_features``, which the class hands to its
+    # tokenizer; ``**mcfg`` beside it carries no input width.
+    root = _tabular(tmp_path)
+    found = check(root, codes=("AL201",))
+    assert [(f.path, f.line, f.column) for f in found] == [("train.py", 7, 55)]
+    assert "input size `n_num_features` of Tabular (model.py:12), called here," in found[0].message
+    # Only the caller checked (pre-commit): the class is summarised from its module.
+    assert where(check(root, ["train.py"], codes=("AL201",))) == [("train.py", 7, "AL201")]
+
+
+def test_a_compared_or_unfollowed_positional_width_is_silent(tmp_path: Path) -> None:
+    compared = TABULAR_TRAIN.replace(
+        "            model(x_num, x_cat)",
+        '            assert x_num.shape[1] == CFG["data"]["n_num_features"]\n'
+        "            model(x_num, x_cat)",
+    )
+    assert check(_tabular(tmp_path / "compared", compared), codes=("AL201",)) == []
+    # A class the index cannot find (not in the project): a later position is not guessed.
+    elsewhere = TABULAR_TRAIN.replace("from model import Tabular", "from tabkit import Tabular")
+    assert check(_tabular(tmp_path / "elsewhere", elsewhere), codes=("AL201",)) == []

@@ -295,6 +295,49 @@ def test_al103_skips_test_files() -> None:
     assert lines(UnloggedGradClip, source, path="tests/test_loop.py") == []
 
 
+def test_al103_helper_whatever_its_name() -> None:
+    """A helper that clips and returns the norm hands the duty to its callers, whatever it
+    is called: the index fact decides, not the helper's name."""
+    source = """\
+    import torch
+
+
+    def r_item(model, max_norm):
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        return norm.item()
+
+
+    def loop(model, loader, cfg):
+        for b in loader:
+            model(b).backward()
+            r_item(model, cfg.max_norm)
+            kept = r_item(model, cfg.max_norm)
+            print(kept)
+    """
+    found = lint_source(textwrap.dedent(source), "train.py", rules=[UnloggedGradClip])
+    assert [d.line for d in found] == [12]
+    assert "in r_item (train.py:4), called here, is discarded" in found[0].message
+
+
+def test_al103_dropped_result_of_a_helper_that_returns_no_norm_is_silent() -> None:
+    source = """\
+    import torch
+
+
+    def apply_update(model, optimizer, max_norm):
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)  # its own finding
+        optimizer.step()
+        return optimizer.param_groups[0]["lr"]
+
+
+    def loop(model, optimizer, loader, cfg):
+        for b in loader:
+            model(b).backward()
+            apply_update(model, optimizer, cfg.max_norm)
+    """
+    assert lines(UnloggedGradClip, source) == [5]
+
+
 # -- AL103 fix --------------------------------------------------------------------------
 
 FIXABLE = {

@@ -198,6 +198,28 @@ def test_skips_test_files() -> None:
         ("action_dim", False),
         ("dim", False),
         ("num_classes", False),
+        # a count of one kind of the data's features
+        ("n_num_features", True),
+        ("num_node_features", True),
+        ("n_cat_features", True),
+        ("n_in_features", True),
+        ("n_features_in", True),
+        ("d_num_in", True),
+        ("n_num_features_override", True),
+        # ... not when the kind says internal or output
+        ("n_out_features", False),
+        ("n_output_features", False),
+        ("num_hidden_features", False),
+        ("n_latent_features", False),
+        ("num_pos_features", False),
+        ("max_features", False),
+        ("n_classes", False),
+        ("n_heads", False),
+        ("n_dim", False),
+        ("fan_in", False),
+        ("d_model_in", False),
+        ("n_heads_in", False),
+        ("_n_num_features", False),
     ],
 )
 def test_input_key_names(name: str, expected: bool) -> None:
@@ -249,3 +271,94 @@ def test_a_tensor_sliced_by_a_shape_is_not_a_width() -> None:
         return padded_mel
     """
     assert lines(source) == []
+
+
+NET = """\
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, d_token, n_num_features, n_blocks):
+        super().__init__()
+        self.tok = nn.Linear(n_num_features, d_token)
+        self.blocks = nn.ModuleList(nn.Linear(d_token, d_token) for _ in range(n_blocks))
+
+
+"""
+
+
+def test_a_later_positional_width_is_decided_by_the_parameter_it_fills() -> None:
+    # The class is in the module: the index maps the second argument to
+    # ``n_num_features``, an input width the class hands to a layer.
+    source = NET + (
+        "def main(cfg, loader):\n"
+        '    model = Net(cfg["model"]["d_token"], cfg["data"]["n_num_features"], 3)\n'
+        "    for batch in loader:\n"
+        "        model(batch)\n"
+    )
+    found = lint_source(source, "train.py", rules=[UncheckedInputDim])
+    assert [(d.line, d.column) for d in found] == [(12, 42)]
+    assert "input size `n_num_features` of Net (train.py:5), called here," in found[0].message
+    # Compared with the data in the module: silent.
+    checked = source.replace(
+        "        model(batch)\n",
+        '        assert batch.shape[-1] == cfg["data"]["n_num_features"]\n        model(batch)\n',
+    )
+    assert lint_source(checked, "train.py", rules=[UncheckedInputDim]) == []
+
+
+def test_a_positional_width_into_a_parameter_that_is_no_input_is_silent() -> None:
+    # The same configured width in the position of ``d_token`` (a model width, not the
+    # data's): the parameter decides, and it does not size the input.
+    source = NET + (
+        "def main(cfg, loader):\n"
+        '    model = Net(cfg["data"]["n_num_features"], cfg["model"]["d_token"], 3)\n'
+        "    for batch in loader:\n"
+        "        model(batch)\n"
+    )
+    # ``Net`` is named like a model: its first positional argument is its input size
+    # whatever the class says (the shape known before the index), so only that one fires.
+    assert lines(source) == [12]
+    later = source.replace(
+        'Net(cfg["data"]["n_num_features"], cfg["model"]["d_token"], 3)',
+        'Net(cfg["model"]["d_token"], 3, cfg["data"]["n_num_features"])',
+    )
+    assert lines(later) == []  # it lands on ``n_blocks``
+
+
+def test_a_later_positional_width_of_a_library_layer_is_not_guessed() -> None:
+    # nn.Bilinear's second input size: the index cannot follow a library class, and
+    # only a first positional argument is taken as a layer's input size.
+    source = "from torch import nn\nlayer = nn.Bilinear(cfg.hidden, cfg.n_features, 1)\n"
+    assert lines(source) == []
+    assert lines(source.replace("cfg.hidden, cfg.n_features", "cfg.n_features, cfg.hidden")) == [2]
+
+
+def test_a_model_section_next_to_an_explicit_width_carries_no_width() -> None:
+    # ``**mcfg`` fills what the positional width leaves: the finding is the width's only.
+    source = NET.replace(
+        "d_token, n_num_features, n_blocks", "n_num_features, d_token, n_blocks"
+    ) + (
+        "def main(cfg, loader):\n"
+        '    mcfg = cfg["model"]\n'
+        '    model = Net(cfg["data"]["n_num_features"], **mcfg)\n'
+        "    for batch in loader:\n"
+        "        model(batch)\n"
+    )
+    found = lint_source(source, "train.py", rules=[UncheckedInputDim])
+    assert [(d.line, d.column) for d in found] == [(13, 17)]
+    # Alone, the section is what carries the width into the model.
+    alone = source.replace('Net(cfg["data"]["n_num_features"], **mcfg)', "Net(**mcfg)")
+    found = lint_source(alone, "train.py", rules=[UncheckedInputDim])
+    assert [(d.line, d.column) for d in found] == [(13, 19)]
+
+
+def test_an_override_of_a_feature_count_is_reported() -> None:
+    source = """\
+    def finetune(cfg, table):
+        x_num, y = load_split(table)
+        cfg["data"]["n_num_features"] = x_num.shape[1]
+        return cfg
+    """
+    assert lines(source) == [3]
+    assert lines(source.replace("n_num_features", "n_out_features")) == []
