@@ -18,7 +18,9 @@ from attnlint.lint.helpers import (
 )
 from attnlint.lint.index import RETURN
 from attnlint.lint.names import LIGHTNING_MODULES, NORM_RETURNING
+from attnlint.lint.project import Module, Project
 from attnlint.lint.rule import Rule, RuleContext, dotted_name
+from attnlint.lint.scalarwriter import scalar_writer
 from attnlint.lint.shadowing import module_alias, rebound
 from attnlint.lint.summary import resolvable
 
@@ -44,6 +46,8 @@ class UnloggedGradClip(Rule):
         self._scopes: list[cst.FunctionDef | cst.ClassDef] = []
         self._skip = is_test_path(context.path)
         self._norm_names: list[dict[str, str]] = []  # per function: name -> clipping call
+        # Dropped results of project functions, decided at the end of the module.
+        self._dropped: list[tuple[cst.Call, cst.Name | None]] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._scopes.append(node)
@@ -150,20 +154,43 @@ class UnloggedGradClip(Rule):
         callee = self.context.index.callee(value) or ""
         if callee.partition(".")[0] in _LIBRARIES or not resolvable(written, self.context.imports):
             return
-        dropped = (
-            "is discarded"
-            if target is None or target.value == "_"
-            else f"is assigned to `{target.value}` and never used"
-        )
-        self.report_if(
-            value,
-            value,
-            RETURN,
-            RETURNS_NORM,
-            "the total gradient norm returned by {detail} in {callee}, called here, "
-            f"{dropped}: log it, so exploding or vanishing gradients (and how often "
-            "clipping bites) show in the run's logs",
-        )
+        self._dropped.append((value, target))
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        if not self._dropped:
+            return
+        project = Project()
+        module = project.add(None, self.context.path, self.context.index.summary)
+        for call, target in self._dropped:
+            if self._no_norm_here(project, module, call):
+                continue
+            dropped = (
+                "is discarded"
+                if target is None or target.value == "_"
+                else f"is assigned to `{target.value}` and never used"
+            )
+            self.report_if(
+                call,
+                call,
+                RETURN,
+                RETURNS_NORM,
+                "the total gradient norm returned by {detail} in {callee}, called here, "
+                f"{dropped}: log it, so exploding or vanishing gradients (and how often "
+                "clipping bites) show in the run's logs",
+            )
+
+    def _no_norm_here(self, project: Project, module: Module, call: cst.Call) -> bool:
+        """The callee is a function of this module that neither returns a clip norm nor
+        the result of another call: phase 2 could not find the fact, so no pending finding
+        is left for it (most dropped calls are of such functions: ``self._reset()``)."""
+        written = dotted_name(call.func)
+        if written is None or written.partition(".")[0] in self.context.imports:
+            return False
+        scope = self.context.index.scope_of(call)
+        found = project.lookup(module, written, scope.name if scope is not None else "", 0)
+        if found is None:
+            return False  # a method of a base class elsewhere, or nothing phase 2 finds
+        return RETURNS_NORM not in found.function.facts and not found.function.returns
 
     def _clip_name(self, value: cst.BaseExpression | None) -> str | None:
         """What the call is, if it is a clipping call that returns the total norm."""
@@ -313,8 +340,8 @@ class UnloggedGradClip(Rule):
         ):
             return None  # the usual case, without rendering the function's code
         if function is self.context.module:
-            return _scalar_writer(self.context.source)
-        return _scalar_writer(self.context.code_for(function))
+            return scalar_writer(self.context.source)
+        return scalar_writer(self.context.code_for(function))
 
     def _logger_in(self, scope: cst.Module | cst.FunctionDef) -> str | None:
         for stmt in self.context.facts.statements(scope):
@@ -347,42 +374,3 @@ def _converted(value: cst.BaseExpression) -> cst.BaseExpression:
         else:
             break
     return value
-
-
-def _scalar_writer(code: str) -> tuple[str, str] | None:
-    """The receiver of an ``X.add_scalar(...)`` call in ``code``, and its step argument.
-
-    Read from text on purpose: the fix only needs to copy what the user wrote.
-    """
-    at = code.find(".add_scalar(")
-    if at < 0:
-        return None
-    start = at
-    while start > 0 and (code[start - 1].isalnum() or code[start - 1] in "_."):
-        start -= 1
-    receiver = code[start:at]
-    if not receiver or (not receiver[0].isalpha() and receiver[0] != "_"):
-        return None
-    try:
-        call = cst.parse_expression(code[start : _closing(code, at + len(".add_scalar("))])
-    except (cst.ParserSyntaxError, ValueError):
-        return receiver, ""
-    step = ""
-    if isinstance(call, cst.Call):
-        arg = call_arg(call, "global_step", 2)
-        if arg is not None:
-            step = f", {cst.Module([]).code_for_node(arg.value)}"
-    return receiver, step
-
-
-def _closing(code: str, start: int) -> int:
-    """Offset just after the parenthesis closing the one opened before ``start``."""
-    depth = 1
-    for index in range(start, len(code)):
-        if code[index] == "(":
-            depth += 1
-        elif code[index] == ")":
-            depth -= 1
-            if depth == 0:
-                return index + 1
-    raise ValueError("unbalanced")
