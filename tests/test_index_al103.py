@@ -8,9 +8,13 @@ called.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from _index_repos import check, line_of, where, write_repo
+
+from attnlint.lint.engine import analyse
+from attnlint.lint.rules.al103 import UnloggedGradClip
 
 UTILS = """\
     import torch
@@ -81,3 +85,39 @@ def test_a_kept_norm_and_a_helper_that_returns_another_value_are_silent(tmp_path
         TRAIN.replace("            optimizer_step(", "            _ = optimizer_step("),
     )
     assert where(check(root, codes=("AL103",))) == [("train.py", 8, "AL103")]
+
+
+def test_pending_findings_only_where_phase_2_could_find_a_norm() -> None:
+    """Dropped results of functions this module defines, that return neither a clip norm
+    nor another call's result, leave nothing for phase 2; imported helpers, ``self.``
+    methods of a base class and functions returning a call's result still do."""
+    source = textwrap.dedent(
+        """\
+        from utils import optimizer_step
+        from base import Base
+
+
+        def reset(state):
+            state.clear()
+
+
+        def forward_step(model, opt):
+            return optimizer_step(model, opt, 1.0)
+
+
+        class Loop(Base):
+            def _log(self):
+                print(self)
+
+            def run(self, model, opt):
+                reset(self.state)
+                self._log()
+                AttributeError("not a helper")
+                optimizer_step(model, opt, 1.0)
+                forward_step(model, opt)
+                self.finish()
+        """
+    )
+    found = analyse(source, "loop.py", rules=[UnloggedGradClip], resolve=False)
+    callees = sorted(p.callee for p in found.pending if p.code == "AL103")
+    assert callees == ["forward_step", "optimizer_step", "self.finish"]

@@ -180,16 +180,19 @@ class UnloggedGradClip(Rule):
             )
 
     def _no_norm_here(self, project: Project, module: Module, call: cst.Call) -> bool:
-        """The callee is a function of this module that neither returns a clip norm nor
-        the result of another call: phase 2 could not find the fact, so no pending finding
-        is left for it (most dropped calls are of such functions: ``self._reset()``)."""
+        """Phase 2 could not find the fact, so no pending finding is left: the callee is
+        not imported and is a function of this module that neither returns a clip norm
+        nor another call's result (``self._reset()``), or no function at all that phase 2
+        could resolve (``AttributeError(...)``); only a ``self.`` method may still be a
+        base class's, elsewhere."""
         written = dotted_name(call.func)
-        if written is None or written.partition(".")[0] in self.context.imports:
+        head = (written or ".").partition(".")[0]
+        if written is None or head in self.context.imports:
             return False
         scope = self.context.index.scope_of(call)
         found = project.lookup(module, written, scope.name if scope is not None else "", 0)
         if found is None:
-            return False  # a method of a base class elsewhere, or nothing phase 2 finds
+            return head not in ("self", "cls")
         return RETURNS_NORM not in found.function.facts and not found.function.returns
 
     def _clip_name(self, value: cst.BaseExpression | None) -> str | None:
