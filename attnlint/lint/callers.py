@@ -45,12 +45,18 @@ _LIBRARIES = frozenset(
 
 
 def imported_helper(call: cst.Call, imports: dict[str, str]) -> bool:
-    """``call`` calls a name imported from elsewhere that may be a project module (the
-    head of its name is imported, and not from a known library)."""
+    """``call`` calls a function imported from elsewhere that may be a project module's
+    (the head of its name is imported, and not from a known library); not a class,
+    whose ``__init__`` is no attention helper."""
     func: cst.BaseExpression = call.func
+    last = func.attr.value if isinstance(func, cst.Attribute) else None
+    if last is not None and last[:1].isupper():
+        return False
     while isinstance(func, cst.Attribute):
         func = func.value
     if not isinstance(func, cst.Name) or func.value not in imports:
+        return False
+    if last is None and func.value[:1].isupper():
         return False
     return imports[func.value].lstrip(".").partition(".")[0] not in _LIBRARIES
 

@@ -79,20 +79,21 @@ class MaskCallers:
         return True
 
     def record_outgoing(self, flow: ScopeFlow, call: cst.Call) -> None:
-        """One pending finding per argument, with the values of the constant columns it
-        is built with (phase 2 compares them with the helper's polarity)."""
+        """The values of the constant columns each argument is built with (phase 2
+        compares them with the helper's polarity), and one for the whole call: the
+        helper's mask may be any other argument."""
         step = flow.step_of(call)
         if step is None:
             return
         rule: Rule = self  # type: ignore[assignment]
         for slot, value in call_slots(call):
-            if _literal(value):
+            if slot == ANY_PARAM or _literal(value):
                 continue
-            has = set() if slot == ANY_PARAM else column_values(flow, value, step.index)
-            among = [str(v) for v in sorted(has)]
-            rule.report_if(
-                call, call, slot, KEPT_BY_CALLER, UNPROTECTED, among=among, at_callee=True
-            )
+            has = column_values(flow, value, step.index)
+            if has:
+                among = [str(v) for v in sorted(has)]
+                rule.report_if(call, call, slot, KEPT_BY_CALLER, UNPROTECTED, [], among, True)
+        rule.report_if(call, call, ANY_PARAM, KEPT_BY_CALLER, UNPROTECTED, at_callee=True)
 
     def defer_to_callers(
         self,

@@ -115,22 +115,22 @@ class UnscaledAttention(ScopedRule):
         self._deferred.clear()
 
     def _scaled_arguments(self, flow: ScopeFlow, call: cst.Call) -> None:
-        """A call of an imported helper: whether each argument is scaled, for the helper's
-        finding if its softmax reads that argument as q or k (decided in phase 2: silent
-        when every call scales q or k)."""
+        """A call of an imported helper: its scaled arguments, or that it scales none, for
+        the helper's finding if its softmax reads them as q or k (decided in phase 2:
+        silent when every call scales q or k)."""
         step = flow.step_of(call)
         if step is None:
             return
+        scaled = False
         for slot, value in call_slots(call):
-            if isinstance(value, cst.BaseNumber | cst.BaseString):
-                continue
             operand = _Operand()
-            if slot != ANY_PARAM:
+            if slot != ANY_PARAM and not isinstance(value, cst.BaseNumber | cst.BaseString):
                 self._operand(flow, value, step.index, operand, 10)
-            among = [SCALED] if operand.scaled else []
-            self.report_if(
-                call, call, slot, SCALED_BY_CALLER, _UNSCALED, among=among, at_callee=True
-            )
+            if operand.scaled:
+                scaled = True
+                self.report_if(call, call, slot, SCALED_BY_CALLER, _UNSCALED, [], [SCALED], True)
+        if not scaled:  # one for the whole call: any q or k of the helper
+            self.report_if(call, call, ANY_PARAM, SCALED_BY_CALLER, _UNSCALED, at_callee=True)
 
     def _scaled_by_callers(
         self, module: cst.Module, function: cst.FunctionDef, klass: str | None, params: set[str]
