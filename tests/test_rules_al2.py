@@ -204,7 +204,6 @@ def test_skips_test_files() -> None:
         ("n_cat_features", True),
         ("n_in_features", True),
         ("n_features_in", True),
-        ("d_num_in", True),
         ("n_num_features_override", True),
         # ... not when the kind says internal or output
         ("n_out_features", False),
@@ -218,6 +217,7 @@ def test_skips_test_files() -> None:
         ("n_dim", False),
         ("fan_in", False),
         ("d_model_in", False),
+        ("d_num_in", False),  # not a spelling seen in the wild: not guessed
         ("n_heads_in", False),
         ("_n_num_features", False),
     ],

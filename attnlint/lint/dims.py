@@ -95,11 +95,8 @@ def is_input_key(name: str) -> bool:
         return not set(words[:-1]) & _NOT_INPUT_WORDS
     if len(words) >= 3 and words[0] in _COUNT_WORDS and words[-1] in _FEATURE_WORDS:
         return not set(words[1:-1]) & _NOT_FEATURE_KINDS
-    if words[-1] == "in":  # ``n_features_in``; ``d_<kind>_in`` like ``d_in``
-        base = words[:-1]
-        if base[0] == "d" and len(base) >= 2:
-            return not set(base[1:]) & _NOT_FEATURE_KINDS
-        return len(base) >= 2 and is_input_key("_".join(base))
+    if words[-1] == "in":  # ``n_features_in`` (scikit-learn's word)
+        return len(words) >= 3 and is_input_key("_".join(words[:-1]))
     return False
 
 
