@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import libcst as cst
 
+from attnlint.lint.summary import LIBRARIES
 from attnlint.lint.walk import walk
 
 # Fact: this parameter of a module-level helper reaches an unscaled q-k softmax that no
@@ -37,10 +38,11 @@ SCALED = "scaled"
 KEPT_BY_CALLER = "al402.masked"
 # Facts decided by the votes of every caller (not by the first call that holds).
 CALLER_DECIDED = frozenset({SCALED_BY_CALLER, KEPT_BY_CALLER})
-# Imported names that are never a project helper.
-_LIBRARIES = frozenset(
+# Imported names that are never a project helper (with those the index never follows).
+_LIBRARIES = LIBRARIES | frozenset(
     {"torch", "numpy", "math", "einops", "jax", "transformers", "timm", "lightning"}
     | {"pytorch_lightning", "xformers", "flash_attn", "typing", "functools", "os", "scipy"}
+    | {"unittest", "argparse", "shutil", "subprocess", "textwrap", "string", "glob"}
 )
 
 
@@ -59,6 +61,19 @@ def imported_helper(call: cst.Call, imports: dict[str, str]) -> bool:
     if last is None and func.value[:1].isupper():
         return False
     return imports[func.value].lstrip(".").partition(".")[0] not in _LIBRARIES
+
+
+def literal(value: cst.BaseExpression) -> bool:
+    """A constant argument (``None``, ``0.0``, ``"mean"``): never q, k or a mask."""
+    if isinstance(value, cst.Name):
+        return value.value in ("None", "True", "False")
+    return isinstance(value, cst.BaseNumber | cst.BaseString)
+
+
+def two_tensors(call: cst.Call) -> bool:
+    """The call passes at least two arguments that may be tensors (q and k; the scores
+    and the mask): an attention helper cannot be called with fewer."""
+    return sum(1 for arg in call.args if not literal(arg.value)) >= 2
 
 
 @lru_cache(maxsize=8)

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from attnlint.lint.callers import KEPT_BY_CALLER, bound_arguments, callers, imported_helper
+from attnlint.lint.callers import (
+    KEPT_BY_CALLER,
+    bound_arguments,
+    callers,
+    imported_helper,
+    literal,
+    two_tensors,
+)
 from attnlint.lint.diagnostic import Fix
 from attnlint.lint.flow import ScopeFlow, scope_flow
 from attnlint.lint.helpers import parameter_names
@@ -54,12 +61,6 @@ def _passes_a_mask(call: cst.Call) -> bool:
     )
 
 
-def _literal(value: cst.BaseExpression) -> bool:
-    if isinstance(value, cst.Name):
-        return value.value in ("None", "True", "False")
-    return isinstance(value, cst.BaseNumber | cst.BaseString)
-
-
 class MaskCallers:
     """Mixed into AL402 before ``ScopedRule``."""
 
@@ -87,13 +88,14 @@ class MaskCallers:
             return
         rule: Rule = self  # type: ignore[assignment]
         for slot, value in call_slots(call):
-            if slot == ANY_PARAM or _literal(value):
+            if slot == ANY_PARAM or literal(value):
                 continue
             has = column_values(flow, value, step.index)
             if has:
                 among = [str(v) for v in sorted(has)]
                 rule.report_if(call, call, slot, KEPT_BY_CALLER, UNPROTECTED, [], among, True)
-        rule.report_if(call, call, ANY_PARAM, KEPT_BY_CALLER, UNPROTECTED, at_callee=True)
+        if two_tensors(call):  # the scores and the mask, at least
+            rule.report_if(call, call, ANY_PARAM, KEPT_BY_CALLER, UNPROTECTED, at_callee=True)
 
     def defer_to_callers(
         self,

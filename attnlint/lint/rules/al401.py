@@ -13,6 +13,7 @@ from attnlint.lint.callers import (
     bound_arguments,
     callers,
     imported_helper,
+    two_tensors,
 )
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, bound_value, callee_last, scope_flow
 from attnlint.lint.helpers import call_arg, parameter_names
@@ -129,7 +130,7 @@ class UnscaledAttention(ScopedRule):
             if operand.scaled:
                 scaled = True
                 self.report_if(call, call, slot, SCALED_BY_CALLER, _UNSCALED, [], [SCALED], True)
-        if not scaled:  # one for the whole call: any q or k of the helper
+        if not scaled and two_tensors(call):  # one for the whole call: any q or k
             self.report_if(call, call, ANY_PARAM, SCALED_BY_CALLER, _UNSCALED, at_callee=True)
 
     def _scaled_by_callers(
