@@ -353,3 +353,26 @@ def test_a_call_that_scales_q_but_not_k_still_scales(tmp_path) -> None:  # type:
     )
     _repo(tmp_path, **{"pkg/model.py": first, "pkg/other.py": second})
     assert check(tmp_path, codes=("AL401",)) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "helper"),
+    [
+        ("attend(q, k)", True),
+        ("L.attend(q, k)", True),  # a short module alias
+        ("layers.attend(q, k)", True),
+        ("Block(q, k)", False),  # a class: no module-level function's facts
+        ("Block.attend(q, k)", False),
+        ("REGISTRY.get(q, k)", False),
+        ("layers.Block(q, k)", False),
+        ("init.normal_(q, k)", False),  # in place
+        ("np.dot(q, k)", False),  # a library
+    ],
+)
+def test_which_calls_may_be_an_imported_helper(call: str, helper: bool) -> None:
+    from attnlint.lint.callers import imported_helper
+
+    imports = {"attend": "pkg.layers.attend", "L": "pkg.layers", "layers": "pkg.layers"}
+    imports |= {"Block": "pkg.Block", "REGISTRY": "pkg.REGISTRY", "init": "pkg.init"}
+    imports |= {"np": "numpy"}
+    assert imported_helper(cst.parse_expression(call), imports) is helper  # type: ignore[arg-type]

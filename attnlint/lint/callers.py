@@ -43,22 +43,32 @@ _LIBRARIES = LIBRARIES | frozenset(
     {"torch", "numpy", "math", "einops", "jax", "transformers", "timm", "lightning"}
     | {"pytorch_lightning", "xformers", "flash_attn", "typing", "functools", "os", "scipy"}
     | {"unittest", "argparse", "shutil", "subprocess", "textwrap", "string", "glob"}
+    | {"torchvision", "torchaudio", "PIL", "huggingface_hub", "safetensors", "tqdm"}
+    | {"packaging", "tokenizers", "accelerate", "deepspeed", "apex", "triton", "sklearn"}
 )
 
 
 def imported_helper(call: cst.Call, imports: dict[str, str]) -> bool:
-    """``call`` calls a function imported from elsewhere that may be a project module's
-    (the head of its name is imported, and not from a known library); not a class,
-    whose ``__init__`` is no attention helper."""
+    """``call`` calls a module-level function imported from elsewhere that may be a
+    project module's (``attend(...)``, ``layers.attend(...)``: the head of its name is
+    imported, and not from a known library). Not a class or a name on one (``Block(...)``,
+    ``Block.attend(...)``, ``REGISTRY.get(...)``: the callers' facts are only asked about
+    module-level functions), nor an in-place function (``init.normal_``)."""
     func: cst.BaseExpression = call.func
-    last = func.attr.value if isinstance(func, cst.Attribute) else None
-    if last is not None and last[:1].isupper():
-        return False
+    last = func.attr.value if isinstance(func, cst.Attribute) else ""
     while isinstance(func, cst.Attribute):
+        if func.attr.value[:1].isupper():
+            return False
         func = func.value
     if not isinstance(func, cst.Name) or func.value not in imports:
         return False
-    if last is None and func.value[:1].isupper():
+    name = last or func.value
+    # ``Block.attend``, ``REGISTRY.get``; a short alias (``import pkg.layers as L``) is
+    # a module's
+    on_class = func is not call.func and len(func.value) > 2 and func.value[:1].isupper()
+    if name[:1].isupper() or on_class:
+        return False
+    if name.endswith("_") and not name.endswith("__"):
         return False
     return imports[func.value].lstrip(".").partition(".")[0] not in _LIBRARIES
 
