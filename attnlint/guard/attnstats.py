@@ -11,12 +11,17 @@ writes to a tensor the caller passed in: in-place operations touch only tensors 
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from attnlint.guard.keystats import column_stats, nan_unless, sink_stats
+from attnlint.guard.finish import Finish, Num, div, finish_logits, finish_sinks, nan_unless
+from attnlint.guard.keystats import column_sums, sink_parts
 from attnlint.guard.masks import constant, keep_or_zero
 
 _TINY = 1e-30
@@ -54,7 +59,7 @@ def _float(x: Tensor) -> Tensor:
     return x if x.dtype == torch.float32 else x.float()
 
 
-def attention_stats(
+def attention_parts(
     probs: Tensor,
     valid: Tensor | None,
     query_valid: Tensor | None = None,
@@ -63,8 +68,9 @@ def attention_stats(
     row_budget: int | None = 2048,
     materialised: bool = False,
     topk_budget: int | None = 128,
-) -> dict[str, Tensor]:
-    """Statistics of probabilities ``probs`` [B, H, Lq, Lk].
+) -> tuple[dict[str, Tensor], Finish]:
+    """Statistics of probabilities ``probs`` [B, H, Lq, Lk], as the reductions they are
+    made of and the ``Finish`` that makes them (see ``attnlint.guard.finish``).
 
     ``valid`` (bool, broadcastable to ``probs``) marks keys a row may attend to; None: every
     key of every row. ``query_valid`` [B, Lq] marks rows that are real queries (padding
@@ -162,51 +168,54 @@ def attention_stats(
         table.add(k_stride, tops)
     means, counts = table.reduce()
 
-    row_max_ent, mass_good, mass_ent = (
-        means["row_max"][ent_col],
-        means["mass"][0],
-        means["mass"][ent_col],
-    )
-    out: dict[str, Tensor] = {
-        "max_row_weight": row_max_ent,
-        "mass": mass_good,
+    raw: dict[str, Tensor] = {
+        "max_row_weight": means["row_max"][ent_col],
+        "mass": means["mass"][0],
         "mass_min": mass.masked_fill(good_f == 0, math.inf).amin(),
         "entropy": means["ent"][ent_col],
         "effective_rank": means["rank"][ent_col],
-        "normalized_entropy": means["norm"][ent_col]
-        if nv is not None
-        else means["ent"][ent_col] / math.log(Lk),
+        "~good": counts[1][0],
     }
+    if nv is not None:
+        raw["normalized_entropy"] = means["norm"][ent_col]
     for name, limit in (("top5", 5), ("top10", 10), ("top50", 50)):
         # every key of a row: its mass, over every row
-        out[name] = mass_ent if Lk <= limit else means[name][ent_col]
-    out.update(_row_counts(n, fin, nv, qv, materialised, dev, dt, Lk, counts[1][0]))
+        raw[name] = means["mass"][ent_col] if Lk <= limit else means[name][ent_col]
+    raw.update(_row_parts(fin, nv, qv, materialised, dt))
 
     # exact uniformity: every row's largest weight is its mass / n_valid (within rounding)
     # the ratio is >= 1 (but for rounding), so the rows weighted 0 never give the largest
     ratio = row_max * (Lk if nv is None else nv) / mass.clamp_min(_TINY)
-    gap = ratio.mul_(ent_f).amax().sub_(1).abs_()
-    out["uniform_gap"] = nan_unless(gap, row_max_ent)
+    raw["~gap"] = ratio.mul_(ent_f).amax()
 
     # what each key received from the good rows (columns) and the entropy rows (sinks)
     if Lq == 1:  # a product, where a batch of 1-row bmm is slow
         sink_got = (ent_f.reshape(B, H, 1) * pz.reshape(B, H, Lk)).sum(0)
         if rows_are_columns:
             # the largest share of a column is its row's largest weight (0 without mass)
-            has = means["pos"][0]
-            out["col_entropy"] = means["cent"][0] / has
-            out["max_col_sum"] = means["row_max"][0] / has
+            raw.update({"~cent": means["cent"][0], "~rmax": means["row_max"][0]})
+            raw["~has"] = means["pos"][0]
         else:
-            out.update(column_stats(good_f.reshape(B * H, 1) * pz.reshape(B * H, Lk)))
+            raw.update(column_sums(good_f.reshape(B * H, 1) * pz.reshape(B * H, Lk)))
     else:
         c = wf.shape[-1]
         got = torch.bmm(wf.reshape(B * H, Lq, c).transpose(1, 2), pz.reshape(B * H, Lq, Lk))
-        out.update(column_stats(got[:, 0]))  # [B * H, Lk]
+        raw.update(column_sums(got[:, 0]))  # [B * H, Lk]
         sink_got = got.view(B, H, c, Lk)[:, :, ent_col].sum(0)
-    out.update(sink_stats(sink_got, vf, ent_f, nv, row_max_ent))
+    raw.update(sink_parts(sink_got, vf, ent_f, nv))
     if logits is not None:
-        out.update(_logit_finish(means, counts[stride][0], lg[1], Lk, mass_good))
-    return out
+        raw.update({"~lsum": means["lsum"][0], "~lsq": means["lsq"][0]})
+        raw.update({"~above": means["above"][0], "~lrows": counts[stride][0], "~lmax": lg[1]})
+        if "lnv" in means:
+            raw["~lnv"] = means["lnv"][0]
+    shape = _Shape(
+        n,
+        Lk,
+        materialised,
+        None if qv is None else n // qv.numel(),
+        None if nv is None else (n // nv.numel(), nv.shape[1]),
+    )
+    return raw, functools.partial(_finish, shape=shape)
 
 
 class _Table:
@@ -237,48 +246,93 @@ class _Table:
         return means, counts
 
 
-def _row_counts(
-    n: int,
-    fin: Tensor,
-    nv: Tensor | None,
-    qv: Tensor | None,
-    materialised: bool,
-    dev: torch.device,
-    dt: torch.dtype,
-    lk: int,
-    n_good: Tensor,
+def _row_parts(
+    fin: Tensor, nv: Tensor | None, qv: Tensor | None, materialised: bool, dt: torch.dtype
 ) -> dict[str, Tensor]:
-    """``nan_rows`` (real queries with non-finite probabilities: with a valid key, unless
-    the probabilities are the model's own), ``masked_rows`` (rows with no valid key, among
-    every row; of the model's own, the finite ones) and ``n_valid`` (mean keys per real
-    query). ``fin``: 0/1 finite rows; ``n_good``: the count of good rows."""
+    """The reductions behind ``nan_rows``, ``masked_rows`` and ``n_valid`` (``_finish``).
+    ``fin``: 0/1 finite rows; ``nv``: keys per row and ``qv``: real queries, each in its
+    broadcast shape (each value stands for n / numel rows)."""
     if nv is None:  # every key valid: no masked row, Lk keys per row
-        zero_lk = constant((0.0, float(lk)), dev, dt).unbind()  # [0, Lk]
-        if qv is None:  # every row is a real query: the others are the NaN rows
-            return {"nan_rows": n - n_good, "masked_rows": zero_lk[0], "n_valid": zero_lk[1]}
-        n_real = qv.sum()
-        # NaN, not Lk, without a real query
-        return {
-            "nan_rows": n_real * (n // qv.numel()) - n_good,
-            "masked_rows": zero_lk[0],
-            "n_valid": n_real * lk / n_real,
-        }
-    no_key = (nv == 0).to(dt)  # in its broadcast shape: each value stands for n / numel rows
+        return {} if qv is None else {"~n_real": qv.sum()}
+    no_key = (nv == 0).to(dt)
     if qv is None:
-        n_valid = nv.mean()  # the mean over the broadcast shape is the mean over all rows
+        out = {"n_valid": nv.mean()}  # the mean over the broadcast shape is over all rows
         if materialised:
-            nan_rows = n - fin.sum()
-            masked = (no_key * fin).sum()
+            out.update({"~fin": fin.sum(), "masked_rows": (no_key * fin).sum()})
         else:
-            masked = no_key.sum() * (n // no_key.numel())
-            nan_rows = n - masked - n_good  # the rows with a key that are not good
-        return {"nan_rows": nan_rows, "masked_rows": masked, "n_valid": n_valid}
+            out["~no_key"] = no_key.sum()
+        return out
     # padding queries: over the real ones; nv * qv has every query, and 1 or H heads
-    prod = nv * qv
-    n_valid = prod.sum() / (qv.sum() * prod.shape[1])
     bad = (1 - fin) * qv if materialised else (1 - fin) * (1 - no_key) * qv
-    masked = (no_key * fin).sum() if materialised else no_key.sum() * (n // no_key.numel())
-    return {"nan_rows": bad.sum(), "masked_rows": masked, "n_valid": n_valid}
+    out = {"~prod": (nv * qv).sum(), "~n_real": qv.sum(), "nan_rows": bad.sum()}
+    if materialised:
+        out["masked_rows"] = (no_key * fin).sum()
+    else:
+        out["~no_key"] = no_key.sum()
+    return out
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What ``_finish`` needs besides the reductions: the row count, the keys per row, the
+    rows per value of the query mask and of the key counts (None: no such mask) and the
+    key counts' heads."""
+
+    n: int
+    lk: int
+    materialised: bool
+    query_rows: int | None
+    key_rows: tuple[int, int] | None  # (rows per value, heads)
+
+
+def _finish(raw: Mapping[str, Num], shape: _Shape) -> dict[str, Num]:
+    """The statistics from ``attention_parts``' reductions, on 0-d tensors or floats."""
+    n, lk = shape.n, shape.lk
+    out = {k: v for k, v in raw.items() if not k.startswith("~")}
+    if "normalized_entropy" not in out:  # every key valid: log(Lk) for every row
+        out["normalized_entropy"] = div(raw["entropy"], math.log(lk))
+    good = raw["~good"]
+    if shape.key_rows is None:  # no masked row, Lk keys per row
+        out["masked_rows"] = 0.0
+        if shape.query_rows is None:  # every row is a real query: the others are NaN rows
+            out["nan_rows"], out["n_valid"] = n - good, float(lk)
+        else:
+            real = raw["~n_real"]
+            out["nan_rows"] = real * shape.query_rows - good
+            out["n_valid"] = div(real * lk, real)  # NaN, not Lk, without a real query
+    else:
+        rows, heads = shape.key_rows
+        if not shape.materialised:
+            out["masked_rows"] = raw["~no_key"] * rows
+        if shape.query_rows is None:
+            # the model's own: the rows that are not finite; else the rows with a key that
+            # are not good
+            no_row = n - raw["~fin"] if shape.materialised else n - out["masked_rows"] - good
+            out["nan_rows"] = no_row
+        else:
+            out["n_valid"] = div(raw["~prod"], raw["~n_real"] * heads)
+    out["uniform_gap"] = nan_unless(abs(raw["~gap"] - 1), raw["max_row_weight"])
+    if "~cent" in raw:
+        out["col_entropy"] = div(raw["~cent"], raw["~has"])
+        out["max_col_sum"] = div(raw["~rmax"], raw["~has"])
+    else:
+        out["col_entropy"] = -div(raw["~col_ent"], raw["~col_pairs"])
+        out["max_col_sum"] = div(raw["~col_max"], raw["~col_pairs"])
+    out.update(finish_sinks(raw, lk, "~sink_lift" in raw))
+    if "~lsum" in raw:
+        out.update(finish_logits(raw, lk))
+    return out
+
+
+def attention_stats(*args: Any, **kwargs: Any) -> dict[str, Tensor]:
+    """``attention_parts``' statistics as 0-d tensors, finished on the device (no host
+    read); the guard finishes them on the host after the step's one read instead."""
+    raw, finish = attention_parts(*args, **kwargs)
+    ref = raw["mass"]
+    return {
+        k: v if isinstance(v, Tensor) else constant(float(v), ref.device, ref.dtype)
+        for k, v in finish(raw).items()
+    }
 
 
 def _top_columns(pz: Tensor, lk: int, stride: int) -> dict[str, Tensor]:
@@ -323,29 +377,3 @@ def _logit_rows(
     if nv is not None:
         per_row["lnv"] = _row_values(nv.expand(rows.shape), stride)
     return per_row, largest
-
-
-def _logit_finish(
-    means: dict[str, tuple[Tensor, ...]],
-    n_rows: Tensor,
-    largest: Tensor,
-    lk: int,
-    any_rows: Tensor,
-) -> dict[str, Tensor]:
-    """Mean, std and saturation of the logits from the per-row means over the ``n_rows``
-    good sampled rows (column 0), the largest logit; ``any_rows`` is NaN when no row
-    counts. 0 / 0 is NaN: without a counted key the means are NaN."""
-    row_sum, row_sq = means["lsum"][0], means["lsq"][0]
-    keys = means["lnv"][0] if "lnv" in means else lk  # mean keys per row
-    mean = row_sum / keys
-    cnt = n_rows * keys
-    # unbiased variance from the sum of squares (the sums are the means times n_rows)
-    var = (row_sq - row_sum * mean) * n_rows / (cnt - 1).clamp_min(1)
-    return {
-        "logit_mean": mean,
-        "logit_std": torch.where(
-            cnt > 1, var.clamp_min_(0).sqrt_(), constant(math.nan, var.device, var.dtype)
-        ),
-        "logit_saturation": means["above"][0] / keys,
-        "logit_max": nan_unless(largest, any_rows),
-    }

@@ -15,15 +15,27 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from attnlint.guard.finish import Finish
+
 Key = tuple[str, str]  # (site, statistic); site "" = a step-wide scalar
 
 
 @dataclass
 class SiteRecord:
     site: str
+    # statistics and the reductions ``finish`` makes statistics of (names with a "~")
     values: dict[str, Tensor] = field(default_factory=dict)
     bad_in: Tensor | None = None  # any NaN / inf in the site's inputs
     bad_out: Tensor | None = None  # ... in its outputs
+    finish: Finish | None = None  # host floats of ``values`` -> the statistics
+    names: list[str] = field(default_factory=list)  # the statistics' names, after a read
+
+    def store(self, parts: dict[str, Tensor], finish: Finish) -> None:
+        """Reductions finished on the host after the read (a second store replaces them)."""
+        for name in [k for k in self.values if k.startswith("~")]:
+            del self.values[name]
+        self.values.update(parts)
+        self.finish = finish
 
 
 @dataclass
@@ -85,7 +97,16 @@ class StepCollector:
         keys, flat = _stack(keys, tensors, None if grads is None else grads.values)
         if grads is not None:
             keys.extend(("grad", n) for n in grads.names)
-        return dict(zip(keys, flat.tolist(), strict=True))  # the one host sync
+        values = dict(zip(keys, flat.tolist(), strict=True))  # the one host sync
+        for rec in self.records:
+            site = rec.site
+            if rec.finish is None:
+                rec.names = list(rec.values)
+                continue
+            final = rec.finish({name: values.pop((site, name)) for name in rec.values})
+            values.update(((site, k), float(v)) for k, v in final.items())
+            rec.names = list(final)
+        return values
 
 
 def _stack(

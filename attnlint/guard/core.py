@@ -225,7 +225,7 @@ class AttentionGuard:
 
         layers: dict[str, AttentionStats] = {}
         for rec in cap.records:
-            fields = {key: val(rec.site, key) for key in rec.values}
+            fields = {key: val(rec.site, key) for key in rec.names}
             nan_rows = fields.pop("nan_rows", None)
             layers[rec.site] = AttentionStats(
                 observed=self.sites.get(rec.site, "unknown"),

@@ -6,20 +6,10 @@ to the caller's tensors).
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from attnlint.guard.masks import constant
-
 _TINY = 1e-30
-
-
-def nan_unless(x: Tensor, mean: Tensor) -> Tensor:
-    """``x``, or NaN where ``mean`` is NaN (a mean over no rows): ``x + 0 * mean`` is exactly
-    ``x`` for a finite mean, one operation where a ``where`` with a constant takes two."""
-    return x + mean * 0
 
 
 def _key_sums(w: Tensor, vf: Tensor) -> Tensor:
@@ -35,21 +25,22 @@ def _key_sums(w: Tensor, vf: Tensor) -> Tensor:
     return (w @ vf).sum(0)
 
 
-def column_stats(col: Tensor) -> dict[str, Tensor]:
-    """Entropy of what each key received (normalised per batch item and head) and the
-    largest share, averaged over the (item, head) pairs whose rows gave anything."""
+def column_sums(col: Tensor) -> dict[str, Tensor]:
+    """What ``finish`` makes the column statistics of: the entropy of what each key received
+    (normalised per batch item and head) and the largest share, summed over the (item,
+    head) pairs, and the count of pairs whose rows gave anything (``~col_ent`` holds the
+    sum of s log s, minus the entropy)."""
     total = col.sum(-1, keepdim=True)
     share = col / total.clamp_min(_TINY)
     col_ent = share.clamp_min(torch.finfo(col.dtype).tiny).log_().mul_(share).sum(-1)
     # both are 0 for a pair that received nothing, so a plain sum is the sum over the rest
-    sums = torch.stack([col_ent, col.amax(-1)]).sum(1) / (total > 0).sum()
-    return {"col_entropy": -sums[0], "max_col_sum": sums[1]}
+    ent, top = torch.stack([col_ent, col.amax(-1)]).sum(1).unbind()
+    return {"~col_ent": ent, "~col_max": top, "~col_pairs": (total > 0).sum()}
 
 
-def sink_stats(
-    got: Tensor, vf: Tensor | None, w: Tensor, nv: Tensor | None, any_rows: Tensor
-) -> dict[str, Tensor]:
-    """Attention sinks, normalised by what the masks let each key receive.
+def sink_parts(got: Tensor, vf: Tensor | None, w: Tensor, nv: Tensor | None) -> dict[str, Tensor]:
+    """What ``finish.finish_sinks`` makes the attention sinks of, normalised by what the
+    masks let each key receive.
 
     ``got`` [H, Lk]: the attention each key received from the rows weighted 1 in ``w``
     [B, H, Lq]; ``vf`` the 0/1 key mask in its broadcast shape (None: every key). Per head
@@ -58,24 +49,17 @@ def sink_stats(
     attention would give it (``sink_lift``). Under a causal mask the first keys are seen by
     every row, so their raw column sums are large in any healthy model; this ratio is not.
     Only keys that at least half of the rows may see count: a sink is a key most queries
-    attend to. Pooled over the batch. ``any_rows``: NaN when no row counts.
+    attend to. Pooled over the batch.
     """
-    lk = got.shape[-1]
     if vf is None or nv is None:
         # every row sees every key: a head counts when it has a row, uniform gives 1 / Lk
         share = got / w.sum((0, 2)).clamp_min_(1).unsqueeze_(-1)  # 0 in a head without rows
         best, flat = share.flatten().max(0)  # the first largest, as argmax
-        # the index tensors are int64: cat promotes them to the float dtype
-        out = torch.cat([torch.stack([best, best * lk]), torch.stack([flat % lk, flat // lk])])
-        out = nan_unless(out, any_rows)
-    else:
-        both = _key_sums(torch.stack([w, w / nv.clamp_min(1)], -2), vf)  # [H, 2, Lk]
-        seen, uniform = both.unbind(1)
-        enough = seen >= w.sum((0, 2)).unsqueeze_(-1).clamp_min_(1).mul_(0.5)
-        share = got / seen.clamp_min(1) * enough
-        best, flat = share.flatten().max(0)  # the first largest, as argmax
-        lift = (got / uniform.clamp_min(_TINY)).flatten().gather(0, flat.unsqueeze(0))
-        out = torch.cat([best.unsqueeze(0), lift, torch.stack([flat % lk, flat // lk])])
-        out = torch.where(enough.any(), out, constant(math.nan, out.device, out.dtype))
-    mass, lift, key, head = out.unbind()
-    return {"sink_mass": mass, "sink_lift": lift, "sink_key": key, "sink_head": head}
+        return {"~sink": best, "~sink_at": flat}
+    both = _key_sums(torch.stack([w, w / nv.clamp_min(1)], -2), vf)  # [H, 2, Lk]
+    seen, uniform = both.unbind(1)
+    enough = seen >= w.sum((0, 2)).unsqueeze_(-1).clamp_min_(1).mul_(0.5)
+    share = got / seen.clamp_min(1) * enough
+    best, flat = share.flatten().max(0)  # the first largest, as argmax
+    lift = (got / uniform.clamp_min(_TINY)).take(flat)
+    return {"~sink": best, "~sink_at": flat, "~sink_lift": lift, "~sink_any": enough.any()}

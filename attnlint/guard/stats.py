@@ -13,7 +13,8 @@ import math
 import torch
 from torch import Tensor
 
-from attnlint.guard.attnstats import attention_stats as attention_stats  # re-exported
+from attnlint.guard.attnstats import attention_parts as attention_parts  # re-exported
+from attnlint.guard.attnstats import attention_stats as attention_stats
 from attnlint.guard.masks import constant
 
 # keys of the dicts returned here, in the order the guard stacks them

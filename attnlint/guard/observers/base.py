@@ -117,7 +117,7 @@ class Context:
         self, site: str, att: recompute.Attention, extra: Mapping[str, Tensor]
     ) -> None:
         cfg = self.config
-        values = stats.attention_stats(
+        parts, finish = stats.attention_parts(
             att.probs,
             att.valid,
             att.query_valid,
@@ -127,8 +127,8 @@ class Context:
             materialised=att.materialised,
             topk_budget=cfg.stats_topk_rows,
         )
-        values.update(extra)
-        self.collector.record(site).values.update(values)
+        parts.update(extra)
+        self.collector.record(site).store(parts, finish)
 
 
 class Observer(Protocol):
