@@ -49,7 +49,8 @@ class _Deferred:
     fix: Fix | None
 
 
-_MASK_TOKENS = frozenset({"mask", "masks", "padding", "pad", "valid", "keep", "lengths", "lens"})
+# Each holds one of AL402's trigger words: a file that passes a mask is always checked.
+_MASK_TOKENS = frozenset({"mask", "masks", "padding", "pad", "valid", "keep"})
 
 
 def _passes_a_mask(call: cst.Call) -> bool:
@@ -72,7 +73,9 @@ class MaskCallers:
         """A call of a helper imported from another module that hands it a mask: its
         arguments are recorded for the helper's finding (a candidate of the scope)."""
         rule: Rule = self  # type: ignore[assignment]
-        if not node.args or not imported_helper(node, rule.context.index.summary.imports):
+        # the scores and the mask, at least (for the calls that protect and those that
+        # do not alike: a filter on one side only would silence wrongly)
+        if not two_tensors(node) or not imported_helper(node, rule.context.index.summary.imports):
             return False
         if not _passes_a_mask(node):
             return False
@@ -94,8 +97,7 @@ class MaskCallers:
             if has:
                 among = [str(v) for v in sorted(has)]
                 rule.report_if(call, call, slot, KEPT_BY_CALLER, UNPROTECTED, [], among, True)
-        if two_tensors(call):  # the scores and the mask, at least
-            rule.report_if(call, call, ANY_PARAM, KEPT_BY_CALLER, UNPROTECTED, at_callee=True)
+        rule.report_if(call, call, ANY_PARAM, KEPT_BY_CALLER, UNPROTECTED, at_callee=True)
 
     def defer_to_callers(
         self,

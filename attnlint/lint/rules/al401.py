@@ -72,7 +72,7 @@ class UnscaledAttention(ScopedRule):
             isinstance(node.func, cst.Call) and callee_last(node.func) == "Softmax"
         ):
             self.candidate(node)
-        elif len(node.args) >= 2 and imported_helper(node, self.context.index.summary.imports):
+        elif two_tensors(node) and imported_helper(node, self.context.index.summary.imports):
             self._outgoing.add(id(node))
             self.candidate(node)
 
@@ -130,7 +130,7 @@ class UnscaledAttention(ScopedRule):
             if operand.scaled:
                 scaled = True
                 self.report_if(call, call, slot, SCALED_BY_CALLER, _UNSCALED, [], [SCALED], True)
-        if not scaled and two_tensors(call):  # one for the whole call: any q or k
+        if not scaled:  # one for the whole call: any q or k of the helper
             self.report_if(call, call, ANY_PARAM, SCALED_BY_CALLER, _UNSCALED, at_callee=True)
 
     def _scaled_by_callers(
