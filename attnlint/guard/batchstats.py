@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from attnlint.guard import stats
+from attnlint.guard.finish import Finish
 from attnlint.guard.masks import constant
 
 
@@ -26,6 +27,10 @@ def scores_bad(s: Tensor, mask: Tensor | None) -> Tensor:
 
 def score_stats(s: Tensor, mask: Tensor | None) -> dict[str, Tensor]:
     return stats.score_stats(s, None if mask is None else mask.bool())
+
+
+def score_parts(s: Tensor, mask: Tensor | None) -> tuple[dict[str, Tensor], Finish]:
+    return stats.score_parts(s, None if mask is None else mask.bool())
 
 
 def _lists(rel: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor | None]:

@@ -57,6 +57,13 @@ class StepCollector:
         self.call_counts: dict[str, int] = {}
         self.scope_inputs: dict[str, Tensor] = {}
         self.grad_norms: GradNormTensors | None = None
+        # step-wide reductions finished on the host after the read: kind -> (names, finish)
+        self.finishers: dict[str, tuple[list[str], Finish]] = {}
+
+    def store(self, kind: str, parts: dict[str, Tensor], finish: Finish) -> None:
+        """Step-wide reductions of one kind (a second store replaces them)."""
+        self.scalars.update(parts)
+        self.finishers[kind] = (list(parts), finish)
 
     def record(self, site: str) -> SiteRecord:
         rec = self.by_site.get(site)
@@ -98,6 +105,9 @@ class StepCollector:
         if grads is not None:
             keys.extend(("grad", n) for n in grads.names)
         values = dict(zip(keys, flat.tolist(), strict=True))  # the one host sync
+        for names, finish in self.finishers.values():
+            final = finish({name: values.pop(("", name)) for name in names})
+            values.update((("", k), float(v)) for k, v in final.items())
         for rec in self.records:
             site = rec.site
             if rec.finish is None:

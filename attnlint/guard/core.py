@@ -135,7 +135,7 @@ class AttentionGuard:
                 with torch.no_grad():
                     ctx.cheap.add("scores", batchstats.scores_bad(scores.detach(), mask))
             return
-        ctx.defer("scores", self._stats, batchstats.score_stats, scores.detach(), mask)
+        ctx.defer("scores", self._finished, "scores", scores.detach(), mask)
 
     def check_relevance(self, rel: Tensor, mask: Tensor | None = None) -> None:
         """relevance: each list (row of ``rel``) has >= 2 valid items whose relevance is
@@ -151,6 +151,11 @@ class AttentionGuard:
     def _stats(self, fn: Callable[[Tensor, Tensor | None], dict[str, Tensor]], *args: Any) -> None:
         with self._ctx.quiet:
             self._ctx.collector.scalars.update(fn(*args))
+
+    def _finished(self, kind: str, scores: Tensor, mask: Tensor | None) -> None:
+        """The score statistics' reductions, finished on the host after the step's read."""
+        with self._ctx.quiet:
+            self._ctx.collector.store(kind, *batchstats.score_parts(scores, mask))
 
     def record_grad_norms(self, norms: Mapping[str, float] | None = None) -> Mapping[str, float]:
         """Gradient norms before clipping: ``{"total": .., "<top-level module>": ..}``.

@@ -8,13 +8,16 @@ statistic."""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor
 
 from attnlint.guard.attnstats import attention_parts as attention_parts  # re-exported
 from attnlint.guard.attnstats import attention_stats as attention_stats
+from attnlint.guard.finish import Finish, Num, clamp_min, div, sqrt, where
 from attnlint.guard.masks import constant
 
 # keys of the dicts returned here, in the order the guard stacks them
@@ -87,12 +90,13 @@ def position_variance(x: Tensor, valid: Tensor | None = None) -> Tensor:
     return relative_variance(x, dim=x.dim() - 2, valid=valid)
 
 
-def score_stats(scores: Tensor, valid: Tensor | None) -> dict[str, Tensor]:
+def score_parts(scores: Tensor, valid: Tensor | None) -> tuple[dict[str, Tensor], Finish]:
     """Statistics of the valid scores handed to ``check_scores`` (lists on the last dim;
-    ``valid`` None: every score)."""
+    ``valid`` None: every score), as reductions and the ``Finish`` that makes them."""
     fs = scores if scores.dtype == torch.float32 else scores.float()
     lists = fs.reshape(-1, fs.shape[-1]) if fs.dim() else fs.reshape(1, 1)
     ok = lists.abs() < math.inf  # finite: NaN compares false
+    raw: dict[str, Tensor] = {}
     if valid is not None:
         v = valid if valid.dtype == torch.bool else valid.to(torch.bool)
         v = (
@@ -101,34 +105,54 @@ def score_stats(scores: Tensor, valid: Tensor | None) -> dict[str, Tensor]:
             else v.expand(fs.shape).reshape(-1, fs.shape[-1])
         )
         ok = ok & v
+        raw["~given"] = v.sum()
     # masked_fill, not where: a where with a constant is three dispatches
     out = ~ok
     n_ok = ok.sum()
-    bad = (v.sum() if valid is not None else lists.numel()) - n_ok
-    cnt = n_ok.clamp_min(1)
-    mean = lists.masked_fill(out, 0.0).sum() / cnt
+    mean = lists.masked_fill(out, 0.0).sum() / n_ok.clamp_min(1)
     # per list, the smallest valid score and minus the largest, in one reduction
     ext = torch.stack([lists.masked_fill(out, math.inf), lists.neg().masked_fill_(out, math.inf)])
     ext = ext.amin(-1)  # [2, lists]: +inf for a list without a valid score
-    lo_negmax = ext.amin(-1)  # [smallest, -largest]
-    has_two = ok.sum(-1) >= 2
-    # largest minus smallest, 0 for a list without two valid scores
-    spread = ext.sum(0).neg_().masked_fill_(~has_two, 0.0).amax()
-    nan = math.nan
+    lo, neg_hi = ext.amin(-1).unbind()
     centred = (lists - mean).masked_fill_(out, 0.0)
+    raw.update({"~ok": n_ok, "score_mean": mean, "~lo": lo, "~neg_hi": neg_hi})
+    # smallest minus largest per list: <= 0 with a valid score, +inf without; its minimum
+    # is minus the largest spread (lists of one score give 0, which never exceeds it)
+    raw["~neg_spread"] = ext.sum(0).amin()
+    raw["~most"] = ok.sum(-1).amax()  # the most valid scores in a list
+    raw["~norm"] = torch.linalg.vector_norm(centred)
+    return raw, functools.partial(_finish_scores, total=lists.numel(), empty=not fs.numel())
+
+
+def _finish_scores(raw: Mapping[str, Num], total: int, empty: bool) -> dict[str, Num]:
+    n_ok = raw["~ok"]
+    lo, neg_hi = raw["~lo"], raw["~neg_hi"]
+    low = where(lo < neg_hi, lo, neg_hi)  # min(smallest, -largest)
     return {
-        "score_nonfinite": bad.float(),
-        "score_min": lo_negmax[0],
-        "score_max": -lo_negmax[1],
-        "score_mean": mean,
-        "score_std": torch.linalg.vector_norm(centred) / cnt.sqrt(),
+        "score_nonfinite": raw.get("~given", total) - n_ok,
+        "score_min": lo,
+        "score_max": -neg_hi,
+        "score_mean": raw["score_mean"],
+        "score_std": div(raw["~norm"], sqrt(clamp_min(n_ok, 1))),
         # max(largest, -smallest), 0 without a valid score
-        "score_abs_max": (-lo_negmax.amin()).clamp_min_(0)
-        if fs.numel()
-        else torch.full((), nan, device=fs.device),
-        "score_spread_max": torch.where(
-            has_two.any(), spread, constant(nan, fs.device, spread.dtype)
-        ),
+        "score_abs_max": math.nan if empty else clamp_min(-low, 0),
+        "score_spread_max": where(raw["~most"] >= 2, -raw["~neg_spread"], math.nan),
+    }
+
+
+def score_stats(scores: Tensor, valid: Tensor | None) -> dict[str, Tensor]:
+    """``score_parts``' statistics as 0-d tensors, finished on the device."""
+    raw, finish = score_parts(scores, valid)
+    return on_device(finish(raw), raw["score_mean"])
+
+
+def on_device(values: Mapping[str, Num], like: Tensor) -> dict[str, Tensor]:
+    """Finished statistics as float 0-d tensors on ``like``'s device (constants made once)."""
+    return {
+        k: v.to(like.dtype)
+        if isinstance(v, Tensor)
+        else constant(float(v), like.device, like.dtype)
+        for k, v in values.items()
     }
 
 
