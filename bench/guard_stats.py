@@ -39,12 +39,12 @@ from attnlint.guard import batchstats, gradnorms, recompute, stats  # noqa: E402
 
 # (module, function name) pairs that a sampled step calls and that this bench times
 TIMED: tuple[tuple[Any, str], ...] = (
-    (stats, "attention_stats"),
+    (stats, "attention_parts"),  # the device part; the guard finishes it on the host
     (stats, "relative_variance"),
     (stats, "position_variance"),
     (stats, "residual_ratio"),
     (stats, "nonfinite"),
-    (batchstats, "score_stats"),
+    (batchstats, "score_parts"),
     (batchstats, "relevance_stats"),
     (recompute, "mha"),
     (recompute, "sdpa"),
@@ -143,7 +143,7 @@ def sampled_calls(model: str) -> list[Call]:
 def reference_call(c: Call) -> Call | None:
     """The same call to the previous implementation, where one is kept."""
     a, kw = c.args, c.kwargs
-    if c.name == "stats.attention_stats":
+    if c.name == "stats.attention_parts":
         probs, valid = a[0], a[1] if len(a) > 1 else kw.get("valid")
         if valid is None:  # the previous recomputation made an all-true mask
             valid = torch.ones((1, 1, 1, probs.shape[-1]), dtype=torch.bool)
@@ -157,7 +157,7 @@ def reference_call(c: Call) -> Call | None:
         return Call(c.name, ref.relative_variance, (x, x.dim() - 2, valid), {})
     if c.name == "stats.residual_ratio":
         return Call(c.name, ref.residual_ratio, a, kw)
-    if c.name == "batchstats.score_stats":
+    if c.name == "batchstats.score_parts":
         s, mask = a
         valid = torch.ones_like(s, dtype=torch.bool) if mask is None else mask.bool()
         return Call(c.name, ref.score_stats, (s, valid), {})

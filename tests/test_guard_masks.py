@@ -1,6 +1,6 @@
 """The bit-operation masks give exactly what ``torch.where`` and ``masked_fill`` give:
 NaN, infinities and signed zeros included, with masks that broadcast, on non-contiguous
-values, and for other dtypes (the plain operations)."""
+values, and for small tensors and other dtypes (the plain operations)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import torch
 from attnlint.guard.masks import drop_to_neg_inf, keep_or_zero
 
 
-def _values(dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def _values(dtype: torch.dtype = torch.float32, rows: int = 5) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 3, 5, 6, generator=g) * 4
+    x = torch.randn(2, 3, rows, 6, generator=g) * 4
     x[0, 0, 0, :4] = torch.tensor([math.nan, math.inf, -math.inf, -0.0])
     x[1, 2, 4, 5] = math.nan
     return x.to(dtype)
 
 
-def _masks() -> list[torch.Tensor]:
+def _masks(rows: int = 5) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(1)
     return [
-        torch.ones(5, 6, dtype=torch.bool).triu(1),  # causal, [L, S]
-        torch.ones(5, 6, dtype=torch.bool).triu(1)[None, None],
+        torch.ones(rows, 6, dtype=torch.bool).triu(1),  # causal, [L, S]
+        torch.ones(rows, 6, dtype=torch.bool).triu(1)[None, None],
         torch.rand(2, 1, 1, 6, generator=g) < 0.5,  # key padding
-        torch.rand(2, 3, 5, 6, generator=g) < 0.5,  # full size
+        torch.rand(2, 3, rows, 6, generator=g) < 0.5,  # full size
     ]
 
 
@@ -36,9 +36,10 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("index", range(4))
 @pytest.mark.parametrize("transposed", [False, True])
-def test_bit_masks_match_where_and_masked_fill(index: int, transposed: bool) -> None:
-    x = _values()
-    mask = _masks()[index]
+@pytest.mark.parametrize("rows", [5, 1000])  # the plain operations, the bit operations
+def test_bit_masks_match_where_and_masked_fill(index: int, transposed: bool, rows: int) -> None:
+    x = _values(rows=rows)
+    mask = _masks(rows)[index]
     if transposed:  # a view with other strides, as the recomputed scores of SDPA are
         x = x.transpose(0, 1).contiguous().transpose(0, 1)
     keep = keep_or_zero(x, mask)
@@ -62,8 +63,8 @@ def test_other_dtypes_take_the_plain_operations() -> None:
 
 
 def test_the_inputs_are_not_changed() -> None:
-    x = _values()
+    x = _values(rows=1000)
     before = _bits(x).clone()
-    keep_or_zero(x, _masks()[3])
-    drop_to_neg_inf(x, _masks()[3])
+    keep_or_zero(x, _masks(1000)[3])
+    drop_to_neg_inf(x, _masks(1000)[3])
     assert torch.equal(_bits(x), before)

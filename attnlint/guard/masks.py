@@ -7,7 +7,7 @@ from an ``and`` (and an ``or``) of the values' bits with an int32 mask in the ma
 broadcast shape: ``-1`` (all bits set) keeps a value, ``0`` clears it to +0.0, and the bits
 of -inf ored in where a key is dropped make it -inf. A NaN where the mask keeps it stays
 NaN; anything where it drops it is replaced, as with ``where`` and ``masked_fill``. Other
-dtypes take the plain operations.
+dtypes, and small tensors, take the plain operations.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ import torch
 from torch import Tensor
 
 _NEG_INF_BITS = -8388608  # 0xFF800000: the bits of float32 -inf, as an int32
+# below this many values the plain operation's one dispatch is cheaper than the two to four
+# of the bit operations
+_SMALL = 1 << 14
 
 
 def _keep_bits(keep: Tensor) -> Tensor:
@@ -28,14 +31,14 @@ def _keep_bits(keep: Tensor) -> Tensor:
 
 def keep_or_zero(x: Tensor, keep: Tensor) -> Tensor:
     """``torch.where(keep, x, 0.0)``: a new tensor, ``keep`` bool broadcastable to ``x``."""
-    if x.dtype != torch.float32:
+    if x.dtype != torch.float32 or x.numel() < _SMALL:
         return torch.where(keep, x, 0.0)
     return (x.view(torch.int32) & _keep_bits(keep)).view(torch.float32)
 
 
 def drop_to_neg_inf(x: Tensor, drop: Tensor) -> Tensor:
     """``x.masked_fill(drop, -inf)``: a new tensor, ``drop`` bool broadcastable to ``x``."""
-    if x.dtype != torch.float32:
+    if x.dtype != torch.float32 or x.numel() < _SMALL:
         return x.masked_fill(drop, -math.inf)
     keep = _keep_bits(~drop)
     fill = keep.bitwise_not().bitwise_and_(_NEG_INF_BITS)  # -inf's bits where dropped
