@@ -69,6 +69,50 @@ def scalar_attention(self, x):
     assert lines(source, UnscaledAttention) == []
 
 
+def test_al401_a_scaled_bias_term_is_not_a_scaled_product() -> None:
+    """A multiplication in another term of the sum scales that term (OpenFold's mask bias
+    ``inf * (mask - 1)``, a gated relative bias), not the product; one above the product,
+    on an operand, or in the product's own term (``s.div(d) + mask``) does."""
+    source = """\
+import math
+import torch
+
+
+def mask_bias(q, k, mask, inf=1e9):
+    bias = inf * (mask - 1)
+    logits = torch.einsum("bhqc,bhkc->bhqk", q, k) + bias
+    return torch.softmax(logits, dim=-1)
+
+
+def gated_bias(q, k, rel, gate):
+    s = q @ k.transpose(-2, -1)
+    s += rel * gate
+    return s.softmax(-1)
+
+
+def scaled_then_biased(q, k, mask, inf=1e9):
+    logits = torch.einsum("bhqc,bhkc->bhqk", q, k) / math.sqrt(q.shape[-1])
+    return torch.softmax(logits + inf * (mask - 1), dim=-1)
+
+
+def scaled_in_its_own_term(q, k, mask, d):
+    w = torch.matmul(q, k.transpose(-2, -1))
+    w = w.div(d) + mask
+    return w.softmax(dim=-1)
+
+
+def scaled_operand(q, k, bias, scale):
+    q = q * scale
+    s = torch.einsum("bind,bjnd->bnij", q + bias, k) - 1e4 * (1 - bias)
+    return s.softmax(-1)
+
+
+def scaled_sum(q, k, rel):
+    return ((q @ k.transpose(-2, -1) + rel) * 0.125).softmax(-1)
+"""
+    assert lines(source, UnscaledAttention) == [8, 14]
+
+
 def test_al401_scaling_by_every_caller_in_the_module() -> None:
     """A helper that receives q: silent when each call in the module passes a scaled q
     or k (positionally, by keyword, through a reshape helper), reported when one does

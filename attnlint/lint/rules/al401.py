@@ -50,6 +50,12 @@ class _Walk:
 
     products: list[cst.CSTNode] = field(default_factory=list)
     scaled: bool = False
+    # a term of a sum (``_term``): walked on below a scaling, to see whether
+    # the product is under it
+    through: bool = False
+    # a q-k product was found with a scaled operand (``q * s @ k.T``): unlike a scaling
+    # met above the product, this one is known to scale the product
+    scaled_product: bool = False
     roots: set[str] = field(default_factory=set)  # where the products' operands came from
 
 
@@ -183,14 +189,21 @@ class UnscaledAttention(ScopedRule):
         self, flow: ScopeFlow, expr: cst.BaseExpression, at: int, walk: _Walk, depth: int
     ) -> None:
         """Walk the values that make up the softmax input down to the q-k product."""
-        if depth <= 0 or walk.scaled:
+        if depth <= 0 or (walk.scaled and not walk.through):
             return
         if isinstance(expr, cst.BinaryOperation):
             if isinstance(expr.operator, cst.Multiply | cst.Divide):
                 walk.scaled = True
+                if walk.through:
+                    self._scores(flow, expr.left, at, walk, depth - 1)
+                    self._scores(flow, expr.right, at, walk, depth - 1)
                 return
             if isinstance(expr.operator, cst.MatrixMultiply):
                 self._product(flow, expr, expr.left, expr.right, at, walk, depth)
+                return
+            if isinstance(expr.operator, cst.Add | cst.Subtract):
+                self._term(flow, expr.left, at, walk, depth - 1)
+                self._term(flow, expr.right, at, walk, depth - 1)
                 return
             self._scores(flow, expr.left, at, walk, depth - 1)
             self._scores(flow, expr.right, at, walk, depth - 1)
@@ -201,6 +214,8 @@ class UnscaledAttention(ScopedRule):
                 for arg in expr.args
             ):
                 walk.scaled = True
+                if walk.through and isinstance(expr.func, cst.Attribute):
+                    self._scores(flow, expr.func.value, at, walk, depth - 1)  # s.div(d)
                 return
             if last in _PRODUCTS:
                 self._call_product(flow, expr, at, walk, depth)
@@ -220,15 +235,34 @@ class UnscaledAttention(ScopedRule):
                 node = step.node
                 if _scaled_in_place(step, expr.value):
                     walk.scaled = True
-                    return
+                    if not walk.through:
+                        return
+                    continue
                 if isinstance(node, cst.AugAssign):
-                    self._scores(flow, node.value, step.index, walk, depth - 1)
+                    if isinstance(node.operator, cst.AddAssign | cst.SubtractAssign):
+                        self._term(flow, node.value, step.index, walk, depth - 1)
+                    else:
+                        self._scores(flow, node.value, step.index, walk, depth - 1)
                 elif expr.value not in step.binds:
                     continue  # scores.masked_fill_(...): same value, still on the way
                 elif step.value is not None and not isinstance(node, cst.For | cst.WithItem):
                     value = bound_value(step, expr.value)
                     if value is not None:
                         self._scores(flow, value, step.index, walk, depth - 1)
+
+    def _term(
+        self, flow: ScopeFlow, expr: cst.BaseExpression, at: int, walk: _Walk, depth: int
+    ) -> None:
+        """One term of a sum on the way to the softmax. A multiplication scales the q-k
+        product only in the term that holds it: in a bias term (``inf * (mask - 1)``,
+        ``rel_bias * gate``) it scales the bias. The term's walk goes on below a
+        multiplication: a product found there is a scaled one."""
+        term = _Walk(through=True)
+        self._scores(flow, expr, at, term, depth)
+        walk.products += term.products
+        walk.roots |= term.roots
+        if term.scaled and (term.products or term.scaled_product):
+            walk.scaled = walk.scaled_product = True
 
     def _is_module(self, expr: cst.BaseExpression) -> bool:
         qualname = self.context.qualname(expr) or ""
@@ -269,14 +303,14 @@ class UnscaledAttention(ScopedRule):
         operand = _Operand()
         self._operand(flow, k, at, operand, depth)
         if operand.scaled:
-            walk.scaled = True
+            walk.scaled = walk.scaled_product = True
             return
         if operand.parameter or operand.scalar:
             return
         other = _Operand()
         self._operand(flow, q, at, other, depth)
         if other.scaled:
-            walk.scaled = True
+            walk.scaled = walk.scaled_product = True
             return
         if other.parameter or other.scalar:
             return
