@@ -88,12 +88,14 @@ def test_a_kept_norm_and_a_helper_that_returns_another_value_are_silent(tmp_path
 
 
 def test_pending_findings_only_where_phase_2_could_find_a_norm() -> None:
-    """Dropped results of functions this module defines, that return neither a clip norm
-    nor another call's result, leave nothing for phase 2; imported helpers, ``self.``
-    methods of a base class and functions returning a call's result still do."""
+    """A dropped result of a function this module defines is decided here, whatever its
+    name: no pending finding when it returns neither a clip norm nor another call's
+    result, nor for a name phase 2 could not resolve. One elsewhere (imported, a base
+    class's method) leaves one where a norm is likely: in a scope that computes gradients,
+    or when the helper is named for a step."""
     source = textwrap.dedent(
         """\
-        from utils import optimizer_step
+        from utils import finish_batch, optimizer_step
         from base import Base
 
 
@@ -115,9 +117,21 @@ def test_pending_findings_only_where_phase_2_could_find_a_norm() -> None:
                 AttributeError("not a helper")
                 optimizer_step(model, opt, 1.0)
                 forward_step(model, opt)
+                finish_batch(model, opt)
                 self.finish()
+
+            def fit(self, model, opt, loss):
+                loss.backward()
+                finish_batch(model, opt)
+                self.finish()
+                self._log()
         """
     )
     found = analyse(source, "loop.py", rules=[UnloggedGradClip], resolve=False)
-    callees = sorted(p.callee for p in found.pending if p.code == "AL103")
-    assert callees == ["forward_step", "optimizer_step", "self.finish"]
+    pending = sorted((p.line, p.callee) for p in found.pending if p.code == "AL103")
+    assert pending == [
+        (21, "optimizer_step"),
+        (22, "forward_step"),
+        (28, "finish_batch"),
+        (29, "self.finish"),
+    ]

@@ -6,6 +6,7 @@ hands it to a logger the code already uses in that scope; without one, no fix is
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import libcst as cst
@@ -28,6 +29,10 @@ _FRESH_NAMES = ("grad_norm", "total_grad_norm", "grad_norm_before_clip")
 
 # Project index fact: the function returns the total norm of a gradient clipping call.
 RETURNS_NORM = "al103.returns_norm"
+# A helper elsewhere that may clip (or call backward) itself: its caller need not compute
+# gradients (``train_step(model, batch)``); ``norm``, not ``init.normal_``.
+_STEP_NAME = re.compile(r"clip|norm(?!al)|grad|step|backward|update|optimi|train", re.I)
+_GRADIENT_CALLS = frozenset({"backward", "manual_backward", "zero_grad"})
 # Libraries whose functions are known by name (NORM_RETURNING): never a project helper.
 _LIBRARIES = ("torch", "numpy", "math", "logging", "lightning", "pytorch_lightning")
 
@@ -46,8 +51,10 @@ class UnloggedGradClip(Rule):
         self._scopes: list[cst.FunctionDef | cst.ClassDef] = []
         self._skip = is_test_path(context.path)
         self._norm_names: list[dict[str, str]] = []  # per function: name -> clipping call
-        # Dropped results of project functions, decided at the end of the module.
-        self._dropped: list[tuple[cst.Call, cst.Name | None]] = []
+        # Dropped results of project functions (with the id of their scope), decided at
+        # the end of the module; the scopes that compute or reset gradients.
+        self._dropped: list[tuple[cst.Call, cst.Name | None, int]] = []
+        self._gradients: set[int] = set()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._scopes.append(node)
@@ -79,6 +86,11 @@ class UnloggedGradClip(Rule):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._scopes.append(node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if type(func) is cst.Attribute and func.attr.value in _GRADIENT_CALLS:
+            self._gradients.add(id(self._scope()))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._scopes.pop()
@@ -146,23 +158,30 @@ class UnloggedGradClip(Rule):
         a clip norm (decided by the project index, which knows the callee)."""
         if not isinstance(value, cst.Call):
             return
-        # Whatever the helper is called: the finding holds only where the index says the
-        # callee returns a clip norm (phase 2), so no name is asked for here.
         written = dotted_name(value.func)
         if written is None:
             return
         callee = self.context.index.callee(value) or ""
         if callee.partition(".")[0] in _LIBRARIES or not resolvable(written, self.context.imports):
             return
-        self._dropped.append((value, target))
+        self._dropped.append((value, target, id(self._scope())))
 
     def leave_Module(self, original_node: cst.Module) -> None:
         if not self._dropped:
             return
         project = Project()
         module = project.add(None, self.context.path, self.context.index.summary)
-        for call, target in self._dropped:
-            if self._no_norm_here(project, module, call):
+        for call, target, scope in self._dropped:
+            # Whatever the helper is called, the index fact decides. A function of this
+            # module is decided here, for free; one elsewhere leaves a pending finding, which
+            # costs phase 2 this module's summary: only where a norm is likely, a scope that
+            # computes gradients (``loss.backward()``) or a helper named for a step.
+            local = self._norm_here(project, module, call)
+            if local is False or (
+                local is None
+                and scope not in self._gradients
+                and not _STEP_NAME.search((dotted_name(call.func) or "").rpartition(".")[2])
+            ):
                 continue
             dropped = (
                 "is discarded"
@@ -179,21 +198,23 @@ class UnloggedGradClip(Rule):
                 "clipping bites) show in the run's logs",
             )
 
-    def _no_norm_here(self, project: Project, module: Module, call: cst.Call) -> bool:
-        """Phase 2 could not find the fact, so no pending finding is left: the callee is
-        not imported and is a function of this module that neither returns a clip norm
-        nor another call's result (``self._reset()``), or no function at all that phase 2
-        could resolve (``AttributeError(...)``); only a ``self.`` method may still be a
-        base class's, elsewhere."""
+    def _norm_here(self, project: Project, module: Module, call: cst.Call) -> bool | None:
+        """Whether the callee returns a clip norm, as far as this module can tell: True for
+        a function of this module that returns one itself; False for one that returns
+        neither a norm nor another call's result (``self._reset()``), or a name phase 2
+        could not resolve at all (``AttributeError(...)``); None when the answer lies
+        elsewhere (an import, a ``self.`` method of a base class, a returned call)."""
         written = dotted_name(call.func)
         head = (written or ".").partition(".")[0]
         if written is None or head in self.context.imports:
-            return False
+            return None
         scope = self.context.index.scope_of(call)
         found = project.lookup(module, written, scope.name if scope is not None else "", 0)
         if found is None:
-            return head not in ("self", "cls")
-        return RETURNS_NORM not in found.function.facts and not found.function.returns
+            return None if head in ("self", "cls") else False
+        if RETURNS_NORM in found.function.facts:
+            return True
+        return None if found.function.returns else False
 
     def _clip_name(self, value: cst.BaseExpression | None) -> str | None:
         """What the call is, if it is a clipping call that returns the total norm."""
