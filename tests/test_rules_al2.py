@@ -362,3 +362,35 @@ def test_an_override_of_a_feature_count_is_reported() -> None:
     """
     assert lines(source) == [3]
     assert lines(source.replace("n_num_features", "n_out_features")) == []
+
+
+def test_a_width_only_the_index_decides_needs_configuration_and_data_in_sight() -> None:
+    # A data dict's key named like a width is data, not configuration (a feature
+    # extractor normalising ``inputs["input_features"]``).
+    source = """\
+    class Extractor:
+        def normalize(self, input_features, mask):
+            return [x - x.mean() for x in input_features], mask
+
+        def __call__(self, padded, mask, batch):
+            padded["input_features"] = self.normalize(padded["input_features"], mask)
+            return padded, batch
+    """
+    assert lines(source) == []
+    # A weight converter sizing an op from a config, with no batch or loader in sight.
+    converter = """\
+    class Conv3dToLinear:
+        def __init__(self, in_channels, kernel_size):
+            self.in_channels = in_channels
+            self.kernel_size = kernel_size
+
+
+    def make_transforms(config):
+        vision_config = config.vision_config
+        return [Conv3dToLinear(config.vision_config.in_channels, vision_config.patch_size)]
+    """
+    assert lines(converter) == []
+    training = converter.replace(
+        "def make_transforms(config):", "def make_transforms(config, loader):"
+    ).replace("    return [", "    next(iter(loader))\n    return [")
+    assert lines(training) == [10]

@@ -108,6 +108,30 @@ def is_config_word(name: str) -> bool:
 _CONFIG_CLASS = re.compile(r"(Config|Configuration|Args|Arguments|Params|Settings|Options)$")
 
 
+def literal_config_keys(node: cst.Assign) -> list[str]:
+    """Input widths a configuration written in the code holds: ``DEFAULTS =
+    dict(d_in=16, ...)``, ``CONFIG = {"n_features": 40}``."""
+    if not any(
+        isinstance(t.target, cst.Name) and is_config_word(t.target.value) for t in node.targets
+    ):
+        return []
+    value = node.value
+    keys: list[str | None] = []
+    if (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Name)
+        and value.func.value == "dict"
+    ):
+        keys = [a.keyword.value for a in value.args if a.keyword is not None]
+    elif isinstance(value, cst.Dict):
+        keys = [
+            e.key.raw_value
+            for e in value.elements
+            if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
+        ]
+    return [k for k in keys if k is not None and is_input_key(k)]
+
+
 def is_config_instance(value: cst.BaseExpression) -> bool:
     """A new configuration object: ``Cfg()``, ``TrainConfig(lr=3e-4)``,
     ``parser.parse_args()`` (its fields are the class's)."""
@@ -143,6 +167,23 @@ def root_name(node: cst.BaseExpression) -> str | None:
     while isinstance(node, cst.Attribute | cst.Subscript | cst.Call):
         node = node.func if isinstance(node, cst.Call) else node.value
     return node.value if isinstance(node, cst.Name) else None
+
+
+def read_from_config(node: cst.BaseExpression) -> bool:
+    """Read straight from an object named as configuration: ``cfg["data"]["n_features"]``,
+    ``args.n_features``, ``config.get("d_in")``, ``getattr(hp, ...)``, ``int(...)`` of one;
+    not a name bound earlier, nor a key of any dict (``inputs["input_features"]``)."""
+    if isinstance(node, cst.Name):
+        return False
+    if isinstance(node, cst.Call) and node.args:
+        func = node.func
+        if isinstance(func, cst.Name) and func.value in ("int", "float"):
+            return read_from_config(node.args[0].value)
+        if isinstance(func, cst.Name) and func.value == "getattr":
+            node = node.args[0].value
+        elif isinstance(func, cst.Attribute):
+            node = func.value  # ``cfg.get("d_in")``
+    return any(map(is_config_word, chain_words(node)))
 
 
 def subscript_key(node: cst.Subscript) -> str | None:

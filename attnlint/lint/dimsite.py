@@ -277,12 +277,12 @@ class Sites:
         root = root_name(value)
         if current is None or root is None or root not in current.params:
             return False
-        if self._sees_data():
+        if self.sees_data():
             return False
         current.reads.append((root, key))
         return True
 
-    def _sees_data(self) -> bool:
+    def sees_data(self) -> bool:
         source = self.rule.context.source
         return any(word in source for word in _DATA_WORDS)
 
@@ -363,7 +363,7 @@ class Sites:
         # "Never compared with the data" needs data in sight: a module that builds a model
         # from a configuration but never sees a batch (a checkpoint converter) is not the
         # place for the check.
-        sees_data = self._sees_data()
+        sees_data = self.sees_data()
         for site in self._sites:
             if id(site.node) in reported or site.names & checked:
                 continue

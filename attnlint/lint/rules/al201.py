@@ -33,6 +33,8 @@ from attnlint.lint.dims import (
     has_shape,
     is_config_word,
     is_input_key,
+    literal_config_keys,
+    read_from_config,
 )
 from attnlint.lint.dimsite import INPUT, OVERRIDE_CHECKED, Sites
 from attnlint.lint.helpers import is_test_path
@@ -79,26 +81,6 @@ def _defines_forward(node: cst.ClassDef) -> bool:
         isinstance(stmt, cst.FunctionDef) and stmt.name.value in ("forward", "call")
         for stmt in body
     )
-
-
-def _literal_config_keys(node: cst.Assign) -> list[str]:
-    """Input widths a configuration written in the code holds: ``DEFAULTS =
-    dict(d_in=16, ...)``, ``CONFIG = {"n_features": 40}``."""
-    if not any(
-        isinstance(t.target, cst.Name) and is_config_word(t.target.value) for t in node.targets
-    ):
-        return []
-    value = node.value
-    keys: list[str | None] = []
-    if isinstance(value, cst.Call) and dotted_name(value.func) == "dict":
-        keys = [a.keyword.value for a in value.args if a.keyword is not None]
-    elif isinstance(value, cst.Dict):
-        keys = [
-            e.key.raw_value
-            for e in value.elements
-            if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
-        ]
-    return [k for k in keys if k is not None and is_input_key(k)]
 
 
 @dataclass(slots=True)
@@ -198,7 +180,7 @@ class UncheckedInputDim(Rule):
         return key
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        for key in _literal_config_keys(node):
+        for key in literal_config_keys(node):
             self._note_configured(key)
         key = config_key(node.value)
         for target in node.targets:
@@ -243,10 +225,12 @@ class UncheckedInputDim(Rule):
                 else _builds_model(self.context, node, local_models)
             ) and (keyword is not None or position == 0)
             written = dotted_name(node.func)
-            if not direct and (
+            if not direct and (  # kept to configuration read in a module that sees data
                 written is None
                 or not resolvable(written, self.context.imports)
                 or id(arg.value) not in slots
+                or not read_from_config(arg.value)
+                or not self._sites.sees_data()
             ):
                 continue
             if self._sites.from_caller(arg.value, found):
