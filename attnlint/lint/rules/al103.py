@@ -19,11 +19,13 @@ from attnlint.lint.helpers import (
 )
 from attnlint.lint.index import RETURN
 from attnlint.lint.names import LIGHTNING_MODULES, NORM_RETURNING
+from attnlint.lint.normvalues import converted
 from attnlint.lint.project import Module, Project
 from attnlint.lint.rule import Rule, RuleContext, dotted_name
 from attnlint.lint.scalarwriter import scalar_writer
 from attnlint.lint.shadowing import module_alias, rebound
 from attnlint.lint.summary import resolvable
+from attnlint.lint.walk import walk
 
 _FRESH_NAMES = ("grad_norm", "total_grad_norm", "grad_norm_before_clip")
 
@@ -32,7 +34,7 @@ RETURNS_NORM = "al103.returns_norm"
 # A helper elsewhere that may clip (or call backward) itself: its caller need not compute
 # gradients (``train_step(model, batch)``); ``norm``, not ``init.normal_``.
 _STEP_NAME = re.compile(r"clip|norm(?!al)|grad|step|backward|update|optimi|train", re.I)
-_GRADIENT_CALLS = frozenset({"backward", "manual_backward", "zero_grad"})
+_GRADIENT_CALLS = ("backward", "manual_backward", "zero_grad")
 # Libraries whose functions are known by name (NORM_RETURNING): never a project helper.
 _LIBRARIES = ("torch", "numpy", "math", "logging", "lightning", "pytorch_lightning")
 
@@ -50,11 +52,11 @@ class UnloggedGradClip(Rule):
         super().__init__(context, options)
         self._scopes: list[cst.FunctionDef | cst.ClassDef] = []
         self._skip = is_test_path(context.path)
+        self._clips = "clip" in context.source  # else only a helper's dropped norm can fire
         self._norm_names: list[dict[str, str]] = []  # per function: name -> clipping call
-        # Dropped results of project functions (with the id of their scope), decided at
-        # the end of the module; the scopes that compute or reset gradients.
-        self._dropped: list[tuple[cst.Call, cst.Name | None, int]] = []
-        self._gradients: set[int] = set()
+        # Dropped results of project functions, with their scope: decided at the end of
+        # the module, where the cheap questions come first (most files have many).
+        self._dropped: list[tuple[cst.Call, cst.Name | None, cst.Module | cst.FunctionDef]] = []
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._scopes.append(node)
@@ -67,7 +69,7 @@ class UnloggedGradClip(Rule):
     def visit_Return(self, node: cst.Return) -> None:
         """``return clip_grad_norm_(...)`` / ``return norm`` (or ``float(norm)``,
         ``norm.item()``): the function hands the norm to its caller (a project index fact)."""
-        if not self._norm_names or node.value is None:
+        if not self._clips or not self._norm_names or node.value is None:
             return
         value = node.value
         what = self._clip_name(value)
@@ -86,11 +88,6 @@ class UnloggedGradClip(Rule):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._scopes.append(node)
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if type(func) is cst.Attribute and func.attr.value in _GRADIENT_CALLS:
-            self._gradients.add(id(self._scope()))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._scopes.pop()
@@ -113,8 +110,8 @@ class UnloggedGradClip(Rule):
             return
         for small in body:
             if isinstance(small, cst.Expr):
-                inner = _converted(small.value)
-                what = self._clip_name(inner)
+                inner = converted(small.value)
+                what = self._clip_name(inner) if self._clips else None
                 can_fix = fixable and inner is small.value
                 if what is None:
                     self._helper_dropped(small.value, None)
@@ -127,8 +124,8 @@ class UnloggedGradClip(Rule):
                     fix = self._fix(line, small.value, None) if can_fix else None
                     self.report(small.value, message, fix)
             elif isinstance(small, cst.Assign | cst.AnnAssign) and small.value is not None:
-                inner = _converted(small.value)
-                what = self._clip_name(inner)
+                inner = converted(small.value)
+                what = self._clip_name(inner) if self._clips else None
                 can_fix = fixable and inner is small.value
                 targets = (
                     [t.target for t in small.targets]
@@ -140,10 +137,10 @@ class UnloggedGradClip(Rule):
                 target = targets[0]
                 if what is not None and self._norm_names:
                     self._norm_names[-1][target.value] = what
-                if target.value != "_" and self._is_read(target.value):
-                    continue
                 if what is None:
                     self._helper_dropped(small.value, target)
+                    continue
+                if target.value != "_" and self._is_read(target.value):
                     continue
                 message = (
                     f"the total gradient norm returned by {what} is assigned to "
@@ -164,7 +161,7 @@ class UnloggedGradClip(Rule):
         callee = self.context.index.callee(value) or ""
         if callee.partition(".")[0] in _LIBRARIES or not resolvable(written, self.context.imports):
             return
-        self._dropped.append((value, target, id(self._scope())))
+        self._dropped.append((value, target, self._scope()))
 
     def leave_Module(self, original_node: cst.Module) -> None:
         if not self._dropped:
@@ -179,9 +176,11 @@ class UnloggedGradClip(Rule):
             local = self._norm_here(project, module, call)
             if local is False or (
                 local is None
-                and scope not in self._gradients
                 and not _STEP_NAME.search((dotted_name(call.func) or "").rpartition(".")[2])
+                and not self._computes_gradients(scope)
             ):
+                continue
+            if target is not None and target.value != "_" and self._is_read(target.value, scope):
                 continue
             dropped = (
                 "is discarded"
@@ -197,6 +196,19 @@ class UnloggedGradClip(Rule):
                 f"{dropped}: log it, so exploding or vanishing gradients (and how often "
                 "clipping bites) show in the run's logs",
             )
+
+    def _computes_gradients(self, scope: cst.Module | cst.FunctionDef) -> bool:
+        """``scope`` calls ``.backward(...)`` / ``.zero_grad(...)`` (searched only in files
+        whose text names one)."""
+        if not any(word in self.context.source for word in _GRADIENT_CALLS):
+            return False
+        return self.context.facts.once(
+            "al103-gradients",
+            scope,
+            lambda: any(
+                type(n) is cst.Attribute and n.attr.value in _GRADIENT_CALLS for n in walk(scope)
+            ),
+        )
 
     def _norm_here(self, project: Project, module: Module, call: cst.Call) -> bool | None:
         """Whether the callee returns a clip norm, as far as this module can tell: True for
@@ -252,8 +264,8 @@ class UnloggedGradClip(Rule):
                 return scope
         return self.context.module
 
-    def _is_read(self, name: str) -> bool:
-        scope = self._scope()
+    def _is_read(self, name: str, scope: cst.Module | cst.FunctionDef | None = None) -> bool:
+        scope = scope or self._scope()
         if isinstance(scope, cst.FunctionDef):
             for stmt in self.context.facts.statements(scope):
                 if isinstance(stmt, cst.Global | cst.Nonlocal) and name in {
@@ -379,22 +391,3 @@ class UnloggedGradClip(Rule):
                 if qualname.endswith(("getLogger", "get_logger")):
                     return stmt.targets[0].target.value
         return None
-
-
-_CONVERSIONS = frozenset({"item", "cpu", "detach", "float", "tolist", "numpy", "to"})
-
-
-def _converted(value: cst.BaseExpression) -> cst.BaseExpression:
-    """The call a conversion of its result starts from: ``clip_grad_norm_(...).item()``,
-    ``float(clip_grad_norm_(...))``; anything else as it is."""
-    for _ in range(3):
-        if not isinstance(value, cst.Call):
-            break
-        func = value.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _CONVERSIONS:
-            value = func.value
-        elif isinstance(func, cst.Name) and func.value in ("float", "int") and value.args:
-            value = value.args[0].value
-        else:
-            break
-    return value
