@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from attnlint.guard.finish import Finish
+from attnlint.guard.finish import Finish, Ratio
 
 Key = tuple[str, str]  # (site, statistic); site "" = a step-wide scalar
 
@@ -28,6 +28,7 @@ class SiteRecord:
     bad_in: Tensor | None = None  # any NaN / inf in the site's inputs
     bad_out: Tensor | None = None  # ... in its outputs
     finish: Finish | None = None  # host floats of ``values`` -> the statistics
+    ratios: dict[str, Ratio] = field(default_factory=dict)  # statistics divided after the read
     names: list[str] = field(default_factory=list)  # the statistics' names, after a read
 
     def store(self, parts: dict[str, Tensor], finish: Finish) -> None:
@@ -59,6 +60,7 @@ class StepCollector:
         self.grad_norms: GradNormTensors | None = None
         # step-wide reductions finished on the host after the read: kind -> (names, finish)
         self.finishers: dict[str, tuple[list[str], Finish]] = {}
+        self.ratios: dict[str, Ratio] = {}  # step-wide statistics divided after the read
 
     def store(self, kind: str, parts: dict[str, Tensor], finish: Finish) -> None:
         """Step-wide reductions of one kind (a second store replaces them)."""
@@ -92,9 +94,11 @@ class StepCollector:
             if rec.bad_out is not None:
                 keys.append((site, "bad_out"))
                 tensors.append(rec.bad_out)
+            _add_ratios(site, rec.ratios, keys, tensors)
         for name, t in self.scalars.items():
             keys.append(("", name))
             tensors.append(t)
+        _add_ratios("", self.ratios, keys, tensors)
         for name, t in (cheap or {}).items():
             keys.append(("", f"cheap_{name}"))
             tensors.append(t)
@@ -108,15 +112,34 @@ class StepCollector:
         for names, finish in self.finishers.values():
             final = finish({name: values.pop(("", name)) for name in names})
             values.update((("", k), float(v)) for k, v in final.items())
+        _divide("", self.ratios, values)
         for rec in self.records:
             site = rec.site
             if rec.finish is None:
                 rec.names = list(rec.values)
-                continue
-            final = rec.finish({name: values.pop((site, name)) for name in rec.values})
-            values.update(((site, k), float(v)) for k, v in final.items())
-            rec.names = list(final)
+            else:
+                final = rec.finish({name: values.pop((site, name)) for name in rec.values})
+                values.update(((site, k), float(v)) for k, v in final.items())
+                rec.names = list(final)
+            _divide(site, rec.ratios, values)
+            rec.names.extend(rec.ratios)
         return values
+
+
+def _add_ratios(
+    site: str, ratios: dict[str, Ratio], keys: list[Key], tensors: list[Tensor]
+) -> None:
+    for name, ratio in ratios.items():
+        for i, t in enumerate(ratio.parts()):
+            keys.append((site, f"~{name}:{i}"))
+            tensors.append(t)
+
+
+def _divide(site: str, ratios: dict[str, Ratio], values: dict[Key, float]) -> None:
+    """The ratios' parts in ``values`` -> their statistics."""
+    for name, ratio in ratios.items():
+        parts = [values.pop((site, f"~{name}:{i}")) for i in range(len(ratio.parts()))]
+        values[(site, name)] = float(ratio.finish(*parts))
 
 
 def _stack(

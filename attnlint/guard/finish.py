@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -96,3 +97,27 @@ def finish_sinks(raw: Mapping[str, Num], lk: int, masked: bool) -> dict[str, Num
         "sink_key": where(some, key, math.nan),
         "sink_head": where(some, head, math.nan),
     }
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A statistic that ends in one division: ``num ** power / max(den ** power, floor)``,
+    NaN unless ``use``. The guard reads the parts with the step's other values and divides
+    on the host; ``value()`` divides on the device."""
+
+    num: Tensor
+    den: Tensor
+    floor: float
+    power: int = 1
+    use: Tensor | None = None
+
+    def parts(self) -> list[Tensor]:
+        return [self.num, self.den] if self.use is None else [self.num, self.den, self.use]
+
+    def finish(self, num: Num, den: Num, use: Num = True) -> Num:
+        if self.power != 1:
+            num, den = num**self.power, den**self.power
+        return where(use, div(num, clamp_min(den, self.floor)), math.nan)
+
+    def value(self) -> Tensor:
+        return self.finish(*self.parts())

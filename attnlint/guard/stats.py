@@ -17,7 +17,7 @@ from torch import Tensor
 
 from attnlint.guard.attnstats import attention_parts as attention_parts  # re-exported
 from attnlint.guard.attnstats import attention_stats as attention_stats
-from attnlint.guard.finish import Finish, Num, clamp_min, div, sqrt, where
+from attnlint.guard.finish import Finish, Num, Ratio, clamp_min, div, sqrt, where
 from attnlint.guard.masks import constant
 
 # keys of the dicts returned here, in the order the guard stacks them
@@ -52,17 +52,22 @@ def relative_variance(x: Tensor, dim: int, valid: Tensor | None = None) -> Tenso
     ``valid`` (bool, x's shape without the feature dim) marks the positions that count;
     only slices with >= 2 valid positions contribute.
     """
+    return relative_variance_parts(x, dim, valid).value()
+
+
+def relative_variance_parts(x: Tensor, dim: int, valid: Tensor | None = None) -> Ratio:
+    """``relative_variance`` before its last division (``finish.Ratio``)."""
     x = x.float()
     if valid is None:
         # every slice has the same positions: sum over slices of var / sum of mean(x**2) is
         # ||x - mean||^2 / ||x||^2 (the positions per slice cancel), two norms and no masks;
         # the clamp is the one of mean(x**2) at tiny, scaled by the same count
         if x.shape[dim] < 2 or x.numel() == 0:  # no slice with two positions
-            return torch.full((), math.nan, device=x.device)
+            nan = constant(math.nan, x.device, torch.float32)
+            return Ratio(nan, nan, _TINY)
         d = x - x.mean(dim, keepdim=True)
-        num = torch.linalg.vector_norm(d).square_()
-        den = torch.linalg.vector_norm(x).square_().clamp_min_(x.shape[dim] * _TINY)
-        return num / den
+        norm = torch.linalg.vector_norm
+        return Ratio(norm(d), norm(x), x.shape[dim] * _TINY, power=2)
     m = valid.to(x.dtype)[..., None]
     xm = x * m
     cnt = m.sum(dim, keepdim=True)
@@ -74,8 +79,7 @@ def relative_variance(x: Tensor, dim: int, valid: Tensor | None = None) -> Tenso
     # sum over slices of var and of mean(x**2): the per-slice sums of squares, weighted
     num = (d.square_().sum(dim, keepdim=True) * u).sum()
     den = (xm.square_().sum(dim, keepdim=True) * u).sum()
-    nan = constant(math.nan, x.device, x.dtype)
-    return torch.where(use.any(), num / den.clamp_min(_TINY), nan)
+    return Ratio(num, den, _TINY, use=use.any())
 
 
 def position_variance(x: Tensor, valid: Tensor | None = None) -> Tensor:
@@ -83,11 +87,16 @@ def position_variance(x: Tensor, valid: Tensor | None = None) -> Tensor:
     position axis of [B, L, E] sequences, [B, H, L, d] multi-head queries and keys, and the
     first spatial axis of [B, C, H, W] feature maps (every other axis is a separate slice).
     """
+    return position_variance_parts(x, valid).value()
+
+
+def position_variance_parts(x: Tensor, valid: Tensor | None = None) -> Ratio:
     if x.dim() < 2:
-        return torch.full((), math.nan, device=x.device)
+        nan = constant(math.nan, x.device, torch.float32)
+        return Ratio(nan, nan, _TINY)
     if valid is not None and valid.shape != x.shape[:-1]:
         valid = None
-    return relative_variance(x, dim=x.dim() - 2, valid=valid)
+    return relative_variance_parts(x, dim=x.dim() - 2, valid=valid)
 
 
 def score_parts(scores: Tensor, valid: Tensor | None) -> tuple[dict[str, Tensor], Finish]:
@@ -158,13 +167,17 @@ def on_device(values: Mapping[str, Num], like: Tensor) -> dict[str, Tensor]:
 
 def residual_ratio(out: Tensor, inp: Tensor, valid: Tensor | None = None) -> Tensor:
     """||block(x) - x|| / ||x|| over the valid positions."""
+    return residual_parts(out, inp, valid).value()
+
+
+def residual_parts(out: Tensor, inp: Tensor, valid: Tensor | None = None) -> Ratio:
     x = inp.float()
     d = out.float() - x
     if valid is not None:
         m = valid.to(d.dtype)[..., None]
         d, x = d.mul_(m), x * m
     norm = torch.linalg.vector_norm
-    return norm(d) / norm(x).clamp_min_(_TINY)
+    return Ratio(norm(d), norm(x), _TINY)
 
 
 def nonfinite(*tensors: Tensor) -> Tensor:

@@ -25,6 +25,7 @@ from attnlint.guard import recompute, stats
 from attnlint.guard.cheap import CheapFlags
 from attnlint.guard.collector import StepCollector
 from attnlint.guard.config import GuardConfig
+from attnlint.guard.finish import Ratio
 from attnlint.guard.observe import Installed
 
 _MISSING = object()
@@ -114,7 +115,7 @@ class Context:
         self.capturing = False
 
     def store_attention(
-        self, site: str, att: recompute.Attention, extra: Mapping[str, Tensor]
+        self, site: str, att: recompute.Attention, ratios: Mapping[str, Ratio]
     ) -> None:
         cfg = self.config
         parts, finish = stats.attention_parts(
@@ -127,8 +128,9 @@ class Context:
             materialised=att.materialised,
             topk_budget=cfg.stats_topk_rows,
         )
-        parts.update(extra)
-        self.collector.record(site).store(parts, finish)
+        rec = self.collector.record(site)
+        rec.store(parts, finish)
+        rec.ratios.update(ratios)
 
 
 class Observer(Protocol):

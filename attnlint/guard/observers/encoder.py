@@ -100,7 +100,7 @@ class EncoderLayerObserver:
                 cfg.stats_max_batch,
             )
             extra = {
-                "input_variance": stats.relative_variance(
+                "input_variance": stats.relative_variance_parts(
                     att.key_input, dim=1, valid=att.key_input_valid
                 )
             }
@@ -126,7 +126,7 @@ class EncoderLayerObserver:
             if oo.shape == x.shape:
                 if valid is not None and valid.shape != x.shape[:-1]:
                     valid = None
-                rec.values["residual_ratio"] = stats.residual_ratio(oo, x, valid)
+                rec.ratios["residual_ratio"] = stats.residual_parts(oo, x, valid)
 
 
 class _NormFirst:

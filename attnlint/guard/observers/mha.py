@@ -72,7 +72,7 @@ class MHAObserver:
             )
             extra = {}
             if att.key_input is not None:
-                extra["input_variance"] = stats.relative_variance(
+                extra["input_variance"] = stats.relative_variance_parts(
                     att.key_input, dim=1, valid=att.key_input_valid
                 )
             self.ctx.store_attention(site, att, extra)
@@ -87,4 +87,6 @@ class MHAObserver:
             if not (mha.batch_first or o.dim() == 2):
                 o = o.transpose(0, 1)
             if o.dim() == 3 and o.shape[1] == 1 and o.shape[0] >= 2:
-                rec.values["pooled_variance"] = stats.relative_variance(o.transpose(0, 1), dim=1)
+                rec.ratios["pooled_variance"] = stats.relative_variance_parts(
+                    o.transpose(0, 1), dim=1
+                )

@@ -45,4 +45,4 @@ class ResidualObserver:
         rec = self.ctx.collector.site_recorded_in(path)
         if rec is not None and output.shape == x.shape:
             with self.ctx.quiet:
-                rec.values["residual_ratio"] = stats.residual_ratio(output.detach(), x.detach())
+                rec.ratios["residual_ratio"] = stats.residual_parts(output.detach(), x.detach())

@@ -104,6 +104,6 @@ class RootObserver:
             first = next((t for t in outs if t.dim() >= 1 and t.shape[0] >= 2), None)
             if first is not None:
                 # variance of each output element across the batch
-                scalars["output_variance"] = stats.relative_variance(
+                self.ctx.collector.ratios["output_variance"] = stats.relative_variance_parts(
                     first.reshape(first.shape[0], -1)[None], dim=1
                 )

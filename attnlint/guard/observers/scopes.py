@@ -26,6 +26,7 @@ from torch import Tensor
 
 from attnlint.guard import recompute, stats
 from attnlint.guard.cheap import output_bad
+from attnlint.guard.finish import Ratio
 from attnlint.guard.observe import Installed, Interceptor, caller_module
 from attnlint.guard.observers.base import Context, arg, compiling, first_float
 from attnlint.guard.sites import HOW_DYN_SDPA, HOW_DYN_SOFTMAX, HOW_EXPECTED, Scope, site_name
@@ -152,12 +153,12 @@ class ScopeObserver:
     def _finish(
         self, site: str, path: str, att: recompute.Attention, bad_in: Tensor, out: Tensor
     ) -> None:
-        extra: dict[str, Tensor] = {}
+        extra: dict[str, Ratio] = {}
         xin = self.ctx.collector.scope_inputs.get(path)
         if xin is not None:
-            extra["input_variance"] = stats.position_variance(xin.detach())
+            extra["input_variance"] = stats.position_variance_parts(xin.detach())
         elif att.key_input is not None:
-            extra["input_variance"] = stats.relative_variance(att.key_input, dim=1)
+            extra["input_variance"] = stats.relative_variance_parts(att.key_input, dim=1)
         self.ctx.store_attention(site, att, extra)
         rec = self.ctx.collector.record(site)
         rec.bad_in = bad_in
