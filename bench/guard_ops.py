@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import guard_overhead
 
 _GUARD = os.sep + os.path.join("attnlint", "guard") + os.sep
-_WRAPPERS = ("around", "__call__")  # guard frames that run the model's own code
+_WRAPPERS = ("around", "__call__", "__torch_function__")  # frames running the model
 
 
 class OpsByFunction(TorchDispatchMode):
