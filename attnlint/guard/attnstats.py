@@ -15,7 +15,6 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -324,10 +323,28 @@ def _finish(raw: Mapping[str, Num], shape: _Shape) -> dict[str, Num]:
     return out
 
 
-def attention_stats(*args: Any, **kwargs: Any) -> dict[str, Tensor]:
+def attention_stats(
+    probs: Tensor,
+    valid: Tensor | None,
+    query_valid: Tensor | None = None,
+    logits: Tensor | None = None,
+    saturation_threshold: float = 10.0,
+    row_budget: int | None = 2048,
+    materialised: bool = False,
+    topk_budget: int | None = 128,
+) -> dict[str, Tensor]:
     """``attention_parts``' statistics as 0-d tensors, finished on the device (no host
     read); the guard finishes them on the host after the step's one read instead."""
-    raw, finish = attention_parts(*args, **kwargs)
+    raw, finish = attention_parts(
+        probs,
+        valid,
+        query_valid,
+        logits,
+        saturation_threshold,
+        row_budget,
+        materialised,
+        topk_budget,
+    )
     ref = raw["mass"]
     return {
         k: v if isinstance(v, Tensor) else constant(float(v), ref.device, ref.dtype)

@@ -2,9 +2,10 @@
 
 Observers never convert a tensor to a Python value. What they compute stays on the device
 as 0-d tensors in a ``StepCollector`` (per site, in execution order, plus step-wide
-scalars); ``read()`` stacks all of them and makes the step's one host sync. Between
-sampled steps, ``cheap.CheapFlags`` keeps the cheap checks (no sync); the same read
-drains them.
+scalars); ``read()`` stacks all of them and makes the step's one host sync, then
+finishes on the host what was handed over as reductions (``finish``: a site's last
+arithmetic on single numbers, the ratios' division). Between sampled steps,
+``cheap.CheapFlags`` keeps the cheap checks (no sync); the same read drains them.
 """
 
 from __future__ import annotations
