@@ -347,6 +347,39 @@ def best(logits, mask):
     assert lines(guarded, MaskedSoftmaxNan) == []
 
 
+def test_al402_a_causal_buffer_of_any_name() -> None:
+    """A buffer bound to ``tril`` is causal whatever it is called; a padding mask filled
+    after it still leaves rows empty, and a ``self.mask`` that is not triangular is no
+    causal mask."""
+    source = """\
+import torch
+
+
+class Causal(torch.nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.register_buffer("mask", torch.tril(torch.ones(n, n)).view(1, 1, n, n))
+        self.tri = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+
+    def forward(self, att, T, pad=None):
+        att = att.masked_fill(self.mask[:, :, :T, :T] == 0, float("-inf"))
+        att = att.masked_fill(self.tri[:T, :T], float("-inf"))
+        if pad is not None:
+            att = att.masked_fill(pad[:, None, None, :] == 0, float("-inf"))
+        return att.softmax(-1)
+
+
+class Padded(torch.nn.Module):
+    def __init__(self, mask):
+        super().__init__()
+        self.register_buffer("mask", mask)
+
+    def forward(self, att):
+        return att.masked_fill(self.mask == 0, float("-inf")).softmax(-1)
+"""
+    assert lines(source, MaskedSoftmaxNan) == [14, 24]
+
+
 def test_al402_softmax_in_both_branches() -> None:
     """A softmax rebinding the probabilities in the other branch does not clean them."""
     source = """\

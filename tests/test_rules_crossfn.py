@@ -304,6 +304,28 @@ def test_al402_fill_in_another_module_is_found_at_the_call(tmp_path: Path) -> No
         assert "mask_logits (pkg/util.py:4)" in found[0].message
 
 
+def test_al402_the_mask_of_a_fill_helper_may_have_any_name(tmp_path: Path) -> None:
+    """``torch.where(inside, logits, -torch.inf)`` in a helper: the caller's mask is named
+    for what it holds (points inside a radius), not "mask"; the message names the fill
+    the helper really uses. A call of one argument hands no mask."""
+    kernels = (
+        "import torch\n\n\n"
+        "def neighbor_logits(logits, inside):\n"
+        "    return torch.where(inside, logits, -torch.inf)\n"
+    )
+    model = (
+        "import torch.nn.functional as F\n\n"
+        "from pkg.kernels import neighbor_logits\n\n\n"
+        "def gather(logits, inside, v):\n"
+        "    w = F.softmax(neighbor_logits(logits, inside), dim=-1)\n"
+        "    return (w.unsqueeze(-1) * v).sum(2)\n"
+    )
+    write_repo(tmp_path, {"pkg/__init__.py": "", "pkg/kernels.py": kernels, "pkg/model.py": model})
+    found = check(tmp_path, ["pkg/model.py"], codes=("AL402",))
+    assert where(found) == [("pkg/model.py", 7, "AL402")]
+    assert "`torch.where(..., -inf)`" in found[0].message
+
+
 def test_a_helper_that_hands_the_scores_on_in_its_module_is_found_at_the_scrub(
     tmp_path: Path,
 ) -> None:

@@ -37,13 +37,25 @@ _MASK_TOKENS = frozenset({"mask", "masks", "padding", "pad", "valid", "lengths",
 
 
 def _passes_a_mask(call: cst.Call) -> bool:
-    """A helper that fills with -inf is handed the mask (or the lengths it is built from)."""
+    """A helper that fills with -inf may be handed the mask (or the lengths it is built
+    from): a call with the scores and something else (the mask's name is no guide:
+    ``neighbor_logits(logits, inside)``), or with anything named like a mask."""
+    if sum(1 for arg in call.args if not arg.star) >= 2:
+        return True
     return any(
         name_tokens(node) & _MASK_TOKENS
         for arg in call.args
         for node in walk(arg.value)
         if isinstance(node, cst.Name | cst.Attribute)
     )
+
+
+def _spelling(anchor: cst.CSTNode) -> str:
+    """How the helper fills, for the message: ``torch.where(..., -inf)``."""
+    if isinstance(anchor, cst.Call):
+        last = callee_last(anchor)
+        return "torch.where(..., -inf)" if last == "where" else f"{last}(..., -inf)"
+    return "scores[...] = -inf" if isinstance(anchor, cst.Assign) else "-inf fill"
 
 
 class FillCalls:
@@ -81,7 +93,7 @@ class FillCalls:
         )
         if returned:
             rule: Rule = self  # type: ignore[assignment]
-            rule.context.index.fact(scope, FILLS, RETURN, "masked_fill(..., -inf)")
+            rule.context.index.fact(scope, FILLS, RETURN, _spelling(anchor))
             self._fills.setdefault(scope.name.value, anchor)
 
     def fill_callers(self, flow: ScopeFlow, calls: list[cst.Call], reach: Reach) -> None:

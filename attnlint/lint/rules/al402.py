@@ -7,6 +7,7 @@ from typing import Any
 import libcst as cst
 
 from attnlint.lint.callers import bound_arguments, callee
+from attnlint.lint.causalnames import causal_attributes, never_empty_by_name
 from attnlint.lint.diagnostic import Edit, Fix
 from attnlint.lint.fillcalls import FillCalls
 from attnlint.lint.flow import ScopedRule, ScopeFlow, Step, read_names, scope_flow
@@ -16,19 +17,10 @@ from attnlint.lint.maskcallers import MaskCallers
 from attnlint.lint.masks import leak, on_empty_row, polarity
 from attnlint.lint.rule import RuleContext, dotted_name
 from attnlint.lint.shadowing import module_alias
-from attnlint.lint.vocab import callee_last, contains, name_tokens
+from attnlint.lint.vocab import callee_last, contains
 from attnlint.lint.walk import walk
 
 _INF_MODULES = ("math.inf", "torch.inf", "numpy.inf", "np.inf")
-# Masks that never hide a whole row: causal ones (the diagonal stays visible), the
-# top-k / top-p filters of sampling code (the best token always survives) and the
-# vocabulary masks of generation code (some token is always allowed).
-_NEVER_EMPTY = frozenset(
-    {
-        "causal", "tril", "triu", "bias", "subsequent", "future", "autoregressive", "diag",
-        "topk", "top", "remove", "cumsum", "vocab",
-    }
-)  # fmt: skip
 _ROW_CHECKS = frozenset({"all", "any"})
 _FILLED = frozenset({"full", "full_like", "new_full", "tensor", "as_tensor", "scalar_tensor"})
 _CHECK_CALLS = frozenset({"_assert", "_check", "check", "assert_"})
@@ -86,7 +78,7 @@ class MaskedSoftmaxNan(MaskCallers, FillCalls, ScopedRule):
             if not self._neg_inf(flow, fill, step.index):
                 continue
             if (
-                self._causal(flow, mask, step.index)
+                self._causal(flow, mask, step.index, class_name)
                 or never_empty(flow, mask, step.index)
                 or _row_relative(flow, tensor, mask, step)
             ):
@@ -229,13 +221,14 @@ class MaskedSoftmaxNan(MaskCallers, FillCalls, ScopedRule):
 
     # -- where the filled scores go ---------------------------------------------------
 
-    def _causal(self, flow: ScopeFlow, mask: cst.BaseExpression, at: int) -> bool:
+    def _causal(
+        self, flow: ScopeFlow, mask: cst.BaseExpression, at: int, klass: str | None
+    ) -> bool:
         exprs, _ = flow.origins(mask, at, depth=4)
-        for expr in exprs:
-            for name in read_names(expr) | _attribute_names(expr):
-                if set(name.lower().split("_")) & _NEVER_EMPTY:
-                    return True
-        return False
+        module = self.context.module
+        found = self.context.facts.once("al402-causal", module, lambda: causal_attributes(module))
+        causal = found.get(klass, frozenset())
+        return any(never_empty_by_name(expr, causal) for expr in exprs)
 
     def _reaches_softmax(
         self, flow: ScopeFlow, step: Step, anchor: cst.CSTNode, names: set[str]
@@ -277,12 +270,6 @@ class MaskedSoftmaxNan(MaskCallers, FillCalls, ScopedRule):
             f"fill with {torch_alias}.finfo({name}.dtype).min instead of -inf",
             (Edit(fill, f"{torch_alias}.finfo({name}.dtype).min"),),
         )
-
-
-def _attribute_names(expr: cst.CSTNode) -> set[str]:
-    """Attribute names and called names in ``expr`` (``self.causal_mask``, ``torch.tril``)."""
-    found = {n.attr.value for n in walk(expr) if isinstance(n, cst.Attribute)}
-    return found | name_tokens(expr)
 
 
 def _attribute_chains(expr: cst.CSTNode) -> set[str]:
