@@ -164,20 +164,17 @@ class ScoresWalk:
         """A matrix product on the way: a q-k product when k is transposed (or the einsum
         contracts the last axis of both), and not a product with a parameter matrix (a
         classifier's ``h @ self.weight.T``)."""
-        operand = Operand()
-        self.operand(flow, k, at, operand, depth)
-        if operand.scaled:
-            walk.scaled = walk.scaled_product = True
-            return
-        if operand.parameter or operand.scalar:
-            return
-        other = Operand()
-        self.operand(flow, q, at, other, depth)
-        if other.scaled:
-            walk.scaled = walk.scaled_product = True
-            return
-        if other.parameter or other.scalar:
-            return
+        found: list[Operand] = []
+        for expr in (k, q):
+            side = Operand()
+            self.operand(flow, expr, at, side, depth)
+            if side.scaled:
+                walk.scaled = walk.scaled_product = True
+                return
+            if side.parameter or side.scalar:
+                return
+            found.append(side)
+        operand, other = found
         # torch.bmm(q, k) with k laid out [B, C, N] by view and q permuted to [B, N, C]
         # (self-attention GANs): no transpose on k, but two layouts of one input
         same_input = other.transposed and bool(operand.roots & other.roots - {"self"})
