@@ -44,9 +44,14 @@ class UnloggedGradClip(Rule):
     name = "unlogged-grad-clip"
     summary = "the total norm returned by clip_grad_norm_ is discarded or never used"
     # A caller of a project helper that clips and returns the norm (``optimizer_step(model,
-    # opt)``) may name neither the clipping call nor the helper's module: any file that
-    # defines or imports a name it could call ("def", "import") can drop such a norm.
-    triggers = ("clip", "import", "def")
+    # opt)``) may name neither the clipping call nor the helper's module; it is asked about
+    # only where the helper's name or the calling scope says step (``_STEP_NAME``,
+    # ``_GRADIENT_CALLS``), so the words of those decide which files are read at all.
+    triggers = tuple(
+        spelling
+        for word in ("clip", "norm", "grad", "step", "backward", "update", "optimi", "train")
+        for spelling in (word, word.capitalize(), word.upper())
+    )
 
     def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
