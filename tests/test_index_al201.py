@@ -291,6 +291,43 @@ def test_configured_width_through_a_config_object(tmp_path: Path) -> None:
     assert "Ranker (models/net.py:5)" in found[0].message
 
 
+def test_an_object_whose_width_was_just_set_carries_no_configured_width(
+    tmp_path: Path,
+) -> None:
+    """``cfg["model"]["in_features"] = feats.shape[-1]`` then ``Model(**cfg["model"])``:
+    one finding, at the override; the object handed on holds the data's width. An object
+    whose width was not set keeps its finding."""
+    net = """\
+        from torch import nn
+
+
+        class MIL(nn.Module):
+            def __init__(self, in_features, hidden=128):
+                super().__init__()
+                self.proj = nn.Linear(in_features, hidden)
+        """
+    train = """\
+        import json
+
+        from models.net import MIL
+
+
+        def main(loader, path):
+            cfg = json.load(open(path))
+            feats = next(iter(loader))[0]
+            cfg["model"]["in_features"] = feats.shape[-1]
+            model = MIL(**cfg["model"])
+            head = MIL(**cfg["head"])
+            for batch in loader:
+                model(batch)
+        """
+    root = write_repo(tmp_path, {"models/__init__.py": "", "models/net.py": net, "train.py": train})
+    found = check(root, codes=("AL201",))
+    assert where(found) == [("train.py", 9, "AL201"), ("train.py", 11, "AL201")]
+    assert "overridden by the data's shape" in found[0].message
+    assert "carries the configured" in found[1].message
+
+
 def test_configuration_into_a_model_without_data_in_sight_is_silent(tmp_path: Path) -> None:
     # A checkpoint converter: a model built from a configuration, no batch anywhere.
     train = PARAMS_TRAIN.replace(

@@ -22,7 +22,6 @@ in the caller's module silence them.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -38,6 +37,7 @@ from attnlint.lint.dims import (
     root_name,
 )
 from attnlint.lint.dims import tokens as dim_tokens
+from attnlint.lint.dimscopes import ScopeFacts, Site, plain_params
 from attnlint.lint.index import ANY_PARAM, call_slots
 from attnlint.lint.rule import dotted_name
 from attnlint.lint.summary import resolvable
@@ -75,57 +75,27 @@ _SECTIONS = frozenset(
 )
 
 
-@dataclass(slots=True)
-class _Function:
-    node: cst.FunctionDef | cst.Module  # the module: a script's (a notebook's) top level
-    params: set[str]
-    in_model: bool
-    in_class: bool
-    data: set[str] = field(default_factory=set)  # names bound from the data's width
-    widths: set[str] = field(default_factory=set)  # ... to the width itself (``dims.is_width``)
-    objects: set[str] = field(default_factory=set)  # names bound to configuration objects
-    model_configs: set[str] = field(default_factory=set)  # ``cfg = block.config``
-    compared: set[str] = field(default_factory=set)  # names in comparisons (not ``is None``)
-    kept: set[str] = field(default_factory=set)  # parameters handed to a call or to ``self``
-    overrides: list[tuple[str, str]] = field(default_factory=list)  # (param, key)
-    reads: list[tuple[str, str]] = field(default_factory=list)  # (param, key) in model code
-
-
-@dataclass(slots=True)
-class _Site:
-    call: cst.Call
-    node: cst.BaseExpression
-    slot: str
-    kind: str  # "data" or "config"
-    names: set[str]
-
-
-def _param_names(node: cst.FunctionDef) -> set[str]:
-    p = node.params
-    return {param.name.value for param in (*p.posonly_params, *p.params, *p.kwonly_params)}
-
-
 class Sites:
     """The cross-function half of AL201; the rule calls it from its own hooks."""
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
-        self._stack: list[_Function] = []
-        self._top = _Function(rule.context.module, set(), in_model=False, in_class=False)
-        self._done: list[_Function] = []
-        self._sites: list[_Site] = []
+        self._stack: list[ScopeFacts] = []
+        self._top = ScopeFacts(rule.context.module, set(), in_model=False, in_class=False)
+        self._done: list[ScopeFacts] = []
+        self._sites: list[Site] = []
 
     # -- scopes ------------------------------------------------------------------------
 
     def enter(self, node: cst.FunctionDef, in_model: bool, in_class: bool) -> None:
-        params = _param_names(node) - {"self", "cls"}
-        self._stack.append(_Function(node, params, in_model, in_class))
+        params = plain_params(node) - {"self", "cls"}
+        self._stack.append(ScopeFacts(node, params, in_model, in_class))
 
     def leave(self, node: cst.FunctionDef) -> None:
         self._done.append(self._stack.pop())
 
     @property
-    def _current(self) -> _Function | None:
+    def _current(self) -> ScopeFacts | None:
         return self._stack[-1] if self._stack else self._top
 
     # -- what the rule sees ------------------------------------------------------------
@@ -208,6 +178,8 @@ class Sites:
             self._chosen_over_config(value)
             return
         key = config_key(target)
+        if key is not None and isinstance(target, cst.Subscript | cst.Attribute):
+            current.rewritten.add(self.rule.context.code_for(target.value).strip())
         if key is not None and isinstance(value, cst.Name) and value.value in current.params:
             current.overrides.append((value.value, key))
         root = root_name(target)
@@ -317,9 +289,20 @@ class Sites:
         for slot, value in call_slots(node):
             if has_shape(value) or self.mentions_data(value):
                 names = {n.value for n in walk(value) if isinstance(n, cst.Name)}
-                self._sites.append(_Site(node, value, slot, "data", names))
-            elif self._is_object(value) and not (slot == ANY_PARAM and self._widths(node)):
-                self._sites.append(_Site(node, value, slot, "config", set()))
+                self._sites.append(Site(node, value, slot, "data", names))
+            elif (
+                self._is_object(value)
+                and not (slot == ANY_PARAM and self._widths(node))
+                and (current is None or not self._rewritten(current, value))
+            ):
+                self._sites.append(Site(node, value, slot, "config", set()))
+
+    def _rewritten(self, current: ScopeFacts, value: cst.BaseExpression) -> bool:
+        """The object's width was set in this scope (the override, reported where it is
+        set, or the data's width): it no longer carries the configured one."""
+        return bool(current.rewritten) and (
+            self.rule.context.code_for(value).strip() in current.rewritten
+        )
 
     def _widths(self, call: cst.Call) -> bool:
         """An argument is a configured input width or the data's: it, not ``**cfg.model``,
@@ -344,7 +327,7 @@ class Sites:
     ) -> None:
         """``checked``: tokens of the module's comparisons with a shape or of an input-width
         parameter; ``data_checked``: those with a shape only (an override is checked by its
-        own function's comparisons, ``_Function.compared``, or by the data's)."""
+        own function's comparisons, ``ScopeFacts.compared``, or by the data's)."""
         index = self.rule.context.index
         for function in self._done:
             for param, key in function.overrides:
