@@ -129,6 +129,8 @@ def test_every_caller_builds_the_mask_with_a_kept_column(build: str, call: str) 
         # no constant column; the mask is the caller's own parameter
         ("m = torch.cat([keep, keep], -1)", "attend_keep(q, k, v, m)"),
         ("m = keep", "attend_keep(q, k, v, keep)"),
+        # the column is added on one path only: the other hands the caller's mask on
+        ("if b > 1:\n        keep = F.pad(keep, (1, 0), value=True)", "attend_keep(q, k, v, keep)"),
     ],
 )
 def test_a_caller_that_can_mask_a_row_whole(build: str, call: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from attnlint.lint.flow import ScopeFlow, read_names
+from attnlint.lint.flow import ScopeFlow, Step, read_names
 from attnlint.lint.helpers import call_arg
 from attnlint.lint.masks import PASS_THROUGH, literal_number, on_empty_row
 from attnlint.lint.vocab import callee_last
@@ -67,12 +67,23 @@ def _constant_columns(value: cst.BaseExpression, flow: ScopeFlow, at: int) -> li
     return []
 
 
+def _sole_definition(flow: ScopeFlow, name: str, at: int) -> Step | None:
+    """The one assignment of ``name`` that reaches step ``at`` on every path: not one in
+    a branch beside the use (``elif cls: keep = torch.cat(...)`` ... ``else: f(keep)``
+    sees the value passed in), where another path keeps the value from before."""
+    defs = flow.definitions(name, at)
+    if len(defs) != 1 or defs[0].value is None or not isinstance(defs[0].node, cst.Assign):
+        return None
+    use = flow.steps[at] if at < len(flow.steps) else None
+    return defs[0] if use is None or defs[0].encloses(use) else None
+
+
 def _bound(flow: ScopeFlow, node: cst.BaseExpression, at: int) -> cst.BaseExpression:
     """The value a name was bound to by its one assignment (else the node itself)."""
     if isinstance(node, cst.Name):
-        defs = flow.definitions(node.value, at)
-        if len(defs) == 1 and defs[0].value is not None and isinstance(defs[0].node, cst.Assign):
-            return defs[0].value
+        found = _sole_definition(flow, node.value, at)
+        if found is not None and found.value is not None:
+            return found.value
     return node
 
 
@@ -112,10 +123,10 @@ def column_values(flow: ScopeFlow, value: cst.BaseExpression, at: int, depth: in
         same = (found == 1.0) == isinstance(target.operator, cst.Equal)
         return {v == same for v in column_values(flow, value.left, at, depth)}
     if isinstance(value, cst.Name):
-        defs = flow.definitions(value.value, at)
-        if len(defs) != 1 or defs[0].value is None or not isinstance(defs[0].node, cst.Assign):
+        found = _sole_definition(flow, value.value, at)
+        if found is None or found.value is None:
             return set()
-        return column_values(flow, defs[0].value, defs[0].index, depth - 1)
+        return column_values(flow, found.value, found.index, depth - 1)
     if not isinstance(value, cst.Call):
         return set()
     if isinstance(value.func, cst.Attribute) and callee_last(value) in PASS_THROUGH:
@@ -133,10 +144,10 @@ def never_empty(flow: ScopeFlow, mask: cst.BaseExpression, at: int) -> bool:
     """The fill's mask is built with a column it never masks (the value ``mask`` takes
     there is False), so no row is masked whole."""
     for name in read_names(mask):
-        defs = flow.definitions(name, at)
-        if len(defs) != 1 or defs[0].value is None or not isinstance(defs[0].node, cst.Assign):
+        found = _sole_definition(flow, name, at)
+        if found is None or found.value is None:
             continue
-        for column in _constant_columns(defs[0].value, flow, defs[0].index):
+        for column in _constant_columns(found.value, flow, found.index):
             if on_empty_row(flow, mask, at, {name: column}) is False:
                 return True
     return False
