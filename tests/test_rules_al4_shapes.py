@@ -113,6 +113,42 @@ def scaled_sum(q, k, rel):
     assert lines(source, UnscaledAttention) == [8, 14]
 
 
+def test_al401_a_helper_of_the_module_that_returns_the_product() -> None:
+    """``similarity(q, k).softmax(-1)``: the product is the helper's, unscaled unless the
+    helper or the call scales it. A helper returning something else is no product."""
+    source = """\
+import torch
+
+
+def similarity(q, k):
+    return torch.einsum("b h i d, b h j d -> b h i j", q, k)
+
+
+def scaled_similarity(q, k, scale):
+    return torch.einsum("bhid,bhjd->bhij", q, k) * scale
+
+
+def project(x, w):
+    return x @ w
+
+
+def attend(q, k, v, scale):
+    a = similarity(q, k).softmax(dim=-1)
+    b = (similarity(q, k) * scale).softmax(dim=-1)
+    c = similarity(q * scale, k).softmax(dim=-1)
+    d = scaled_similarity(q, k, scale).softmax(dim=-1)
+    e = project(q, v).softmax(dim=-1)
+    return a, b, c, d, e
+
+
+class Block(torch.nn.Module):
+    def forward(self, x):
+        q, k = self.q(x), self.k(x)
+        return similarity(q, k).softmax(dim=-1)
+"""
+    assert lines(source, UnscaledAttention) == [17, 28]
+
+
 def test_al401_scaling_by_every_caller_in_the_module() -> None:
     """A helper that receives q: silent when each call in the module passes a scaled q
     or k (positionally, by keyword, through a reshape helper), reported when one does

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from attnlint.lint.flow import ScopeFlow, Step, bound_value, callee_last
+from attnlint.lint.flow import ScopeFlow, Step, bound_value, callee_last, scope_flow
 from attnlint.lint.helpers import call_arg
 from attnlint.lint.qkshapes import is_qk_einsum, unbinds_last_axis
 from attnlint.lint.rule import dotted_name
@@ -43,11 +43,54 @@ class Walk:
     roots: set[str] = field(default_factory=set)  # where the products' operands came from
 
 
+# A helper's own walk is short: its return is (near) the product, and a helper calling
+# helpers is not followed further (the depth the caller's walk starts from is 10).
+_HELPER_DEPTH = 4
+
+
 class ScoresWalk:
     """The walks of one module; ``qualname`` resolves a name through its imports."""
 
-    def __init__(self, qualname: Callable[[cst.CSTNode], str | None]) -> None:
+    def __init__(self, qualname: Callable[[cst.CSTNode], str | None], module: cst.Module) -> None:
         self.qualname = qualname
+        self.module = module
+        self._functions: dict[str, cst.FunctionDef] | None = None
+
+    def _helper(self, call: cst.Call) -> cst.FunctionDef | None:
+        """The module-level function of this module a plain-name call calls."""
+        if not isinstance(call.func, cst.Name):
+            return None
+        if self._functions is None:
+            self._functions = {
+                s.name.value: s for s in self.module.body if isinstance(s, cst.FunctionDef)
+            }
+        return self._functions.get(call.func.value)
+
+    def _helper_product(
+        self, flow: ScopeFlow, call: cst.Call, function: cst.FunctionDef, at: int, walk: Walk
+    ) -> None:
+        """``similarity(q, k).softmax(-1)`` with ``def similarity(q, k): return
+        torch.einsum(..., q, k)``: the helper's product is this call's, scaled if the helper
+        scales it or the call scales what it passes."""
+        inner = scope_flow(function)
+        returned = Walk(through=True)
+        for step in inner.steps:
+            if isinstance(step.node, cst.Return) and step.value is not None:
+                self.scores(inner, step.value, step.index, returned, _HELPER_DEPTH)
+        if not returned.products and not returned.scaled_product:
+            return
+        if returned.scaled or returned.scaled_product:
+            walk.scaled = walk.scaled_product = True
+            return
+        for arg in call.args:
+            side = Operand()
+            if not arg.star:
+                self.operand(flow, arg.value, at, side, _HELPER_DEPTH)
+            if side.scaled:
+                walk.scaled = walk.scaled_product = True
+                return
+            walk.roots |= side.roots
+        walk.products.append(call)
 
     def scores(
         self, flow: ScopeFlow, expr: cst.BaseExpression, at: int, walk: Walk, depth: int
@@ -83,6 +126,10 @@ class ScoresWalk:
                 return
             if last in _PRODUCTS:
                 self._call_product(flow, expr, at, walk, depth)
+                return
+            helper = self._helper(expr) if depth > _HELPER_DEPTH else None
+            if helper is not None:
+                self._helper_product(flow, expr, helper, at, walk)
                 return
             if isinstance(expr.func, cst.Attribute) and not self._is_module(expr.func.value):
                 self.scores(flow, expr.func.value, at, walk, depth - 1)  # scores.masked_fill()

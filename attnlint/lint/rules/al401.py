@@ -47,7 +47,7 @@ class UnscaledAttention(ScopedRule):
 
     def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
-        self.walk = ScoresWalk(context.qualname)
+        self.walk = ScoresWalk(context.qualname, context.module)
         self._deferred: list[tuple[cst.Call, cst.FunctionDef, str | None, set[str]]] = []
         self._outgoing: set[int] = set()  # calls of imported helpers (q and k, maybe)
 
