@@ -10,15 +10,14 @@ one is causal whatever its name. Those are scanned once per module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import libcst as cst
 
+from attnlint.lint.callers import module_functions
 from attnlint.lint.flow import read_names
 from attnlint.lint.helpers import string_value
 from attnlint.lint.rule import dotted_name
 from attnlint.lint.vocab import callee_last, name_tokens
-from attnlint.lint.walk import children, walk
+from attnlint.lint.walk import walk
 
 NEVER_EMPTY_WORDS = frozenset(
     {
@@ -38,30 +37,21 @@ def causal_attributes(module: cst.Module) -> dict[str | None, frozenset[str]]:
     ``self.mask`` for ``self.register_buffer("mask", torch.tril(...))`` or ``self.mask =
     torch.tril(...)`` in its methods."""
     found: dict[str | None, set[str]] = {}
-    for klass, node in _nodes(module):
-        chain = None
-        if isinstance(node, cst.Call) and callee_last(node) == "register_buffer":
-            args = [arg for arg in node.args if not arg.star]
-            if len(args) >= 2 and _triangular(args[1].value):
-                name = string_value(args[0].value)
-                chain = f"self.{name}" if name else None
-        elif isinstance(node, cst.Assign) and _triangular(node.value):
-            for target in node.targets:
-                if isinstance(target.target, cst.Attribute):
-                    chain = dotted_name(target.target)
-        if chain is not None:
-            found.setdefault(klass, set()).add(chain)
+    for function, klass in module_functions(module):
+        for node in walk(function):
+            chain = None
+            if isinstance(node, cst.Call) and callee_last(node) == "register_buffer":
+                args = [arg for arg in node.args if not arg.star]
+                if len(args) >= 2 and _triangular(args[1].value):
+                    name = string_value(args[0].value)
+                    chain = f"self.{name}" if name else None
+            elif isinstance(node, cst.Assign) and _triangular(node.value):
+                for target in node.targets:
+                    if isinstance(target.target, cst.Attribute):
+                        chain = dotted_name(target.target)
+            if chain is not None:
+                found.setdefault(klass, set()).add(chain)
     return {klass: frozenset(chains) for klass, chains in found.items()}
-
-
-def _nodes(module: cst.Module) -> Iterator[tuple[str | None, cst.CSTNode]]:
-    """Every node of ``module`` with the name of the class it is in (the innermost)."""
-    stack: list[tuple[str | None, cst.CSTNode]] = [(None, module)]
-    while stack:
-        klass, node = stack.pop()
-        yield klass, node
-        inner = node.name.value if isinstance(node, cst.ClassDef) else klass
-        stack.extend((inner, child) for child in children(node))
 
 
 def never_empty_by_name(expr: cst.CSTNode, causal: frozenset[str]) -> bool:

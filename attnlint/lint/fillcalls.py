@@ -18,8 +18,7 @@ from attnlint.lint.flow import ScopeFlow, Step
 from attnlint.lint.index import RETURN
 from attnlint.lint.masks import leak
 from attnlint.lint.rule import Rule
-from attnlint.lint.vocab import callee_last, contains, name_tokens
-from attnlint.lint.walk import walk
+from attnlint.lint.vocab import callee_last, contains, passes_named
 
 FILLS = "al402.returns_neg_inf"
 _LIBRARIES = ("torch.", "numpy.", "math.", "builtins.")
@@ -40,14 +39,7 @@ def _passes_a_mask(call: cst.Call) -> bool:
     """A helper that fills with -inf may be handed the mask (or the lengths it is built
     from): a call with the scores and something else (the mask's name is no guide:
     ``neighbor_logits(logits, inside)``), or with anything named like a mask."""
-    if sum(1 for arg in call.args if not arg.star) >= 2:
-        return True
-    return any(
-        name_tokens(node) & _MASK_TOKENS
-        for arg in call.args
-        for node in walk(arg.value)
-        if isinstance(node, cst.Name | cst.Attribute)
-    )
+    return sum(1 for arg in call.args if not arg.star) >= 2 or passes_named(call, _MASK_TOKENS)
 
 
 def _spelling(anchor: cst.CSTNode) -> str:

@@ -32,8 +32,7 @@ from attnlint.lint.helpers import parameter_names
 from attnlint.lint.index import ANY_PARAM, call_slots
 from attnlint.lint.keptcolumns import column_values, kept_values
 from attnlint.lint.rule import Rule
-from attnlint.lint.vocab import name_tokens
-from attnlint.lint.walk import walk
+from attnlint.lint.vocab import passes_named
 
 # Appended to the helper's finding when another caller protects it (phase 2 renders it).
 UNPROTECTED = "{caller} passes a mask that can mask a row whole"
@@ -54,12 +53,7 @@ _MASK_TOKENS = frozenset({"mask", "masks", "padding", "pad", "valid", "keep"})
 
 
 def _passes_a_mask(call: cst.Call) -> bool:
-    return any(
-        name_tokens(node) & _MASK_TOKENS
-        for arg in call.args
-        for node in walk(arg.value)
-        if isinstance(node, cst.Name | cst.Attribute)
-    )
+    return passes_named(call, _MASK_TOKENS)
 
 
 class MaskCallers:

@@ -20,6 +20,17 @@ SCORE_TOKENS = frozenset(
 )  # fmt: skip
 
 
+def passes_named(call: cst.Call, tokens: frozenset[str]) -> bool:
+    """An argument of ``call`` holds a name with one of ``tokens`` (``keep_mask``,
+    ``batch.pad``)."""
+    return any(
+        name_tokens(node) & tokens
+        for arg in call.args
+        for node in walk(arg.value)
+        if isinstance(node, cst.Name | cst.Attribute)
+    )
+
+
 def name_tokens(node: cst.CSTNode) -> set[str]:
     """Lower-case ``_`` tokens of the name a value goes by: ``self.pred_scores`` ->
     {pred, scores}; ``out["logits"]`` -> {out, logits}."""
