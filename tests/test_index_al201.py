@@ -126,6 +126,36 @@ def test_override_silent_when_compared(tmp_path: Path) -> None:
     assert check(root, codes=("AL201",)) == []
 
 
+@pytest.mark.parametrize(
+    ("condition", "fires"),
+    [
+        # another axis of the same batch (the sequence length): says nothing of the width
+        ('first["player_stats"].shape[1] <= cfg["max_players"]', True),
+        # another tensor's shape
+        ('first["rel"].shape[-1] == first["player_stats"].shape[1]', True),
+        # the same axis, the whole shape, or the width's own name
+        ('first["player_stats"].shape[-1] == cfg["model_a"]["stat_dim"]', False),
+        ('first["player_stats"].shape[2:] == (21,)', False),
+        ('data_dim == cfg["model_a"]["stat_dim"]', False),
+    ],
+)
+def test_override_silenced_only_by_a_check_of_the_width_handed_on(
+    tmp_path: Path, condition: str, fires: bool
+) -> None:
+    direct = TRAIN_OVERRIDE.replace(
+        "make_model(cfg, stat_dim_override=data_dim)",
+        'make_model(cfg, stat_dim_override=first["player_stats"].shape[-1])',
+    )
+    if "data_dim ==" not in condition:
+        direct = direct.replace("        data_dim = int(", "        unused = int(")
+    checked = direct.replace(
+        "        model = make_model(", f"        assert {condition}\n        model = make_model("
+    )
+    root = write_repo(tmp_path, {**RANKER, "train.py": checked})
+    found = where(check(root, codes=("AL201",)))
+    assert bool(found) is fires, found
+
+
 def test_override_silent_when_the_helper_compares(tmp_path: Path) -> None:
     checked = FACTORY.replace(
         "            stat_dim = stat_dim_override\n",

@@ -271,3 +271,59 @@ def tokens(node: cst.CSTNode) -> set[str]:
             if isinstance(value, str):
                 found.add(value)
     return found
+
+
+def shape_reads(node: cst.CSTNode) -> set[tuple[frozenset[str], str]]:
+    """The shape reads in ``node``: (the tokens of the tensor read, its axis), the axis a
+    literal index (``"1"``, ``"-1"``) or ``"*"`` for the whole shape or any other index
+    (``x.shape[1:]``, ``x.shape[i]``, ``x.shape == ...``)."""
+    found: set[tuple[frozenset[str], str]] = set()
+    whole: set[int] = set()  # ``.shape`` attributes read through an index
+    for current in walk(node):
+        if isinstance(current, cst.Subscript) and _is_shape(current.value):
+            assert isinstance(current.value, cst.Attribute)
+            whole.add(id(current.value))
+            index = current.slice[0].slice if len(current.slice) == 1 else None
+            axis = _literal_axis(index.value) if isinstance(index, cst.Index) else None
+            found.add((frozenset(tokens(current.value.value)), axis or "*"))
+        elif (
+            isinstance(current, cst.Call)
+            and isinstance(current.func, cst.Attribute)
+            and current.func.attr.value == "size"
+        ):
+            axis = _literal_axis(current.args[0].value) if len(current.args) == 1 else None
+            found.add((frozenset(tokens(current.func.value)), axis or "*"))
+    for current in walk(node):
+        if _is_shape(current) and id(current) not in whole:
+            assert isinstance(current, cst.Attribute)
+            found.add((frozenset(tokens(current.value)), "*"))
+    return found
+
+
+def _is_shape(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == "shape"
+
+
+def _literal_axis(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Integer):
+        return node.value
+    if (
+        isinstance(node, cst.UnaryOperation)
+        and isinstance(node.operator, cst.Minus)
+        and isinstance(node.expression, cst.Integer)
+    ):
+        return "-" + node.expression.value
+    return None
+
+
+def reads_checked(
+    site: set[tuple[frozenset[str], str]], checks: set[tuple[frozenset[str], str]]
+) -> bool:
+    """A comparison reads the same tensor on the same axis (or its whole shape) as
+    ``site``: a check of ``x.shape[-1]`` says nothing of the ``x.shape[1]`` handed on."""
+    return any(
+        "*" in (axis, other_axis) or axis == other_axis
+        for tensor, axis in site
+        for other, other_axis in checks
+        if tensor == other
+    )

@@ -34,7 +34,9 @@ from attnlint.lint.dims import (
     is_config_word,
     is_input_key,
     is_width,
+    reads_checked,
     root_name,
+    shape_reads,
 )
 from attnlint.lint.dims import tokens as dim_tokens
 from attnlint.lint.dimscopes import ScopeFacts, Site, plain_params
@@ -84,6 +86,7 @@ class Sites:
         self._top = ScopeFacts(rule.context.module, set(), in_model=False, in_class=False)
         self._done: list[ScopeFacts] = []
         self._sites: list[Site] = []
+        self.shape_checks: set[tuple[frozenset[str], str]] = set()  # the module's comparisons
 
     # -- scopes ------------------------------------------------------------------------
 
@@ -297,6 +300,15 @@ class Sites:
             ):
                 self._sites.append(Site(node, value, slot, "config", set()))
 
+    def _site_checked(self, site: Site, checked: set[str]) -> bool:
+        """A comparison in the module involves what the site hands on: the tensor and axis
+        its width is read from, or a name it is made of."""
+        reads = shape_reads(site.node)
+        if not reads:
+            return bool(site.names & checked)
+        read_from = set().union(*(tensor for tensor, _ in reads), {"shape", "size"})
+        return reads_checked(reads, self.shape_checks) or bool((site.names - read_from) & checked)
+
     def _rewritten(self, current: ScopeFacts, value: cst.BaseExpression) -> bool:
         """The object's width was set in this scope (the override, reported where it is
         set, or the data's width): it no longer carries the configured one."""
@@ -348,7 +360,7 @@ class Sites:
         # place for the check.
         sees_data = self.sees_data()
         for site in self._sites:
-            if id(site.node) in reported or site.names & checked:
+            if id(site.node) in reported or self._site_checked(site, checked):
                 continue
             if site.kind == "config" and not sees_data:
                 continue

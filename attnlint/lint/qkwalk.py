@@ -25,7 +25,7 @@ _SCALING_FUNCTIONS = frozenset({"normalize", "div", "mul", "true_divide", "divid
 _SCALE_NAMES = frozenset({"scale", "scaling", "temperature", "tau", "temp", "softmax_scale"})
 _TRANSPOSES = frozenset({"transpose", "permute", "swapaxes", "swapdims", "t", "movedim"})
 _TRANSPOSED = frozenset({"T", "mT", "H", "mH"})
-_PRODUCTS = frozenset({"matmul", "bmm", "einsum", "baddbmm"})
+PRODUCTS = frozenset({"matmul", "bmm", "einsum", "baddbmm"})
 
 
 @dataclass(slots=True)
@@ -41,6 +41,9 @@ class Walk:
     # met above the product, this one is known to scale the product
     scaled_product: bool = False
     roots: set[str] = field(default_factory=set)  # where the products' operands came from
+    # calls of another module's helper on the way (``similarity(q, k)``): the product may
+    # be theirs, decided by the project index
+    remote: list[cst.Call] = field(default_factory=list)
 
 
 # A helper's own walk is short: its return is (near) the product, and a helper calling
@@ -51,9 +54,15 @@ _HELPER_DEPTH = 4
 class ScoresWalk:
     """The walks of one module; ``qualname`` resolves a name through its imports."""
 
-    def __init__(self, qualname: Callable[[cst.CSTNode], str | None], module: cst.Module) -> None:
+    def __init__(
+        self,
+        qualname: Callable[[cst.CSTNode], str | None],
+        module: cst.Module,
+        remote: Callable[[cst.Call], bool] | None = None,
+    ) -> None:
         self.qualname = qualname
         self.module = module
+        self.remote = remote  # a call of another module's function
         self._functions: dict[str, cst.FunctionDef] | None = None
 
     def _helper(self, call: cst.Call) -> cst.FunctionDef | None:
@@ -72,11 +81,7 @@ class ScoresWalk:
         """``similarity(q, k).softmax(-1)`` with ``def similarity(q, k): return
         torch.einsum(..., q, k)``: the helper's product is this call's, scaled if the helper
         scales it or the call scales what it passes."""
-        inner = scope_flow(function)
-        returned = Walk(through=True)
-        for step in inner.steps:
-            if isinstance(step.node, cst.Return) and step.value is not None:
-                self.scores(inner, step.value, step.index, returned, _HELPER_DEPTH)
+        returned = self.returned(function)
         if not returned.products and not returned.scaled_product:
             return
         if returned.scaled or returned.scaled_product:
@@ -91,6 +96,15 @@ class ScoresWalk:
                 return
             walk.roots |= side.roots
         walk.products.append(call)
+
+    def returned(self, function: cst.FunctionDef) -> Walk:
+        """What ``function`` returns, walked as a helper's: its q-k products and scaling."""
+        inner = scope_flow(function)
+        returned = Walk(through=True)
+        for step in inner.steps:
+            if isinstance(step.node, cst.Return) and step.value is not None:
+                self.scores(inner, step.value, step.index, returned, _HELPER_DEPTH)
+        return returned
 
     def scores(
         self, flow: ScopeFlow, expr: cst.BaseExpression, at: int, walk: Walk, depth: int
@@ -124,13 +138,16 @@ class ScoresWalk:
                 if walk.through and isinstance(expr.func, cst.Attribute):
                     self.scores(flow, expr.func.value, at, walk, depth - 1)  # s.div(d)
                 return
-            if last in _PRODUCTS:
+            if last in PRODUCTS:
                 self._call_product(flow, expr, at, walk, depth)
                 return
             helper = self._helper(expr) if depth > _HELPER_DEPTH else None
             if helper is not None:
                 self._helper_product(flow, expr, helper, at, walk)
                 return
+            if self.remote is not None and depth > _HELPER_DEPTH and self.remote(expr):
+                # and on into its arguments: a product passed to a masking helper
+                walk.remote.append(expr)
             if isinstance(expr.func, cst.Attribute) and not self._is_module(expr.func.value):
                 self.scores(flow, expr.func.value, at, walk, depth - 1)  # scores.masked_fill()
             else:

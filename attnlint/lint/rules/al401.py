@@ -16,8 +16,8 @@ from attnlint.lint.callers import (
 )
 from attnlint.lint.flow import ScopedRule, ScopeFlow, callee_last, scope_flow
 from attnlint.lint.helpers import call_arg, parameter_names
-from attnlint.lint.index import ANY_PARAM, call_slots
-from attnlint.lint.qkwalk import Operand, ScoresWalk, Walk
+from attnlint.lint.index import ANY_PARAM, RETURN, call_slots
+from attnlint.lint.qkwalk import PRODUCTS, Operand, ScoresWalk, Walk
 from attnlint.lint.rule import RuleContext
 
 _SOFTMAX_FUNCTIONS = frozenset(
@@ -35,6 +35,15 @@ _MESSAGE = (
 # Appended to the helper's finding when another caller scales (phase 2 renders it).
 _UNSCALED = "{caller} passes q and k unscaled"
 
+# A module-level function that returns an unscaled q-k product of its parameters.
+RETURNS_PRODUCT = "al401.returns_product"
+_REMOTE = (
+    "softmax over the q @ k^T that {callee} returns, with no scaling there or here: the "
+    "logits grow like sqrt(d_head), the softmax saturates to one-hot and its gradient "
+    "vanishes; divide by math.sqrt(d_head) (in the helper or here) or use "
+    "F.scaled_dot_product_attention"
+)
+
 
 class UnscaledAttention(ScopedRule):
     code = "AL401"
@@ -44,10 +53,19 @@ class UnscaledAttention(ScopedRule):
     # the attention words: one that calls it without scaling (it keeps the finding).
     triggers = ("softmax", "Softmax", "scal", "sqrt", "** -0.5", "**-0.5", "temperature")
     triggers += ("attn", "atten", "Attn", "Atten")
+    # a helper that only returns the product (``def similarity(q, k)``), for its callers
+    triggers += ("einsum", "matmul", "bmm", "transpose", ".mT")
 
     def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
-        self.walk = ScoresWalk(context.qualname, context.module)
+        imports = context.index.summary.imports
+        self.walk = ScoresWalk(
+            context.qualname,
+            context.module,
+            lambda call: two_tensors(call) and imported_helper(call, imports),
+        )
+        self._products: set[int] = set()  # products in module-level functions
+        self._producers: set[int] = set()  # ... and those functions
         self._deferred: list[tuple[cst.Call, cst.FunctionDef, str | None, set[str]]] = []
         self._outgoing: set[int] = set()  # calls of imported helpers (q and k, maybe)
 
@@ -59,9 +77,26 @@ class UnscaledAttention(ScopedRule):
         elif two_tensors(node) and imported_helper(node, self.context.index.summary.imports):
             self._outgoing.add(id(node))
             self.candidate(node)
+        elif callee_last(node) in PRODUCTS:
+            self._product_candidate(node)
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.MatrixMultiply):
+            self._product_candidate(node)
+
+    def _product_candidate(self, node: cst.CSTNode) -> None:
+        """A product in a module-level function: it may return it to another module."""
+        scope = self._scopes[-1][0] if len(self._scopes) == 2 else None
+        if isinstance(scope, cst.FunctionDef) and id(scope) not in self._producers:
+            self._producers.add(id(scope))  # one walk of its returns is enough
+            self._products.add(id(node))
+            self.candidate(node)
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
         for call in nodes:
+            if id(call) in self._products:
+                self._record_product(flow.scope)
+                continue
             assert isinstance(call, cst.Call)
             if id(call) in self._outgoing:
                 self._scaled_arguments(flow, call)
@@ -74,7 +109,10 @@ class UnscaledAttention(ScopedRule):
             if call_arg(call, "scale", None) is not None:
                 continue
             self.walk.scores(flow, scores, step.index, walk, 10)
-            if not walk.products or walk.scaled:
+            if walk.scaled:
+                continue
+            if not walk.products:
+                self._remote_products(flow, call, step.index, walk.remote)
                 continue
             scope = flow.scope
             params = (
@@ -98,6 +136,32 @@ class UnscaledAttention(ScopedRule):
             if not scaled:
                 self.report(call, _MESSAGE)
         self._deferred.clear()
+
+    def _record_product(self, function: cst.BaseSuite | cst.CSTNode) -> None:
+        """The function returns an unscaled q-k product made of its parameters."""
+        assert isinstance(function, cst.FunctionDef)
+        returned = self.walk.returned(function)
+        unscaled = returned.products and not (returned.scaled or returned.scaled_product)
+        if unscaled and returned.roots & parameter_names(function):
+            self.context.index.fact(function, RETURNS_PRODUCT, RETURN)
+
+    def _remote_products(
+        self, flow: ScopeFlow, softmax: cst.Call, at: int, calls: list[cst.Call]
+    ) -> None:
+        """The scores are another module's helper's result: unscaled if it returns an
+        unscaled product and this call scales none of what it passes."""
+        for call in calls:
+            scaled = False
+            for arg in call.args:
+                operand = Operand()
+                if not arg.star:
+                    self.walk.operand(flow, arg.value, at, operand, 10)
+                if operand.parameter or operand.scalar:  # ``project(h, self.emb.weight)``
+                    break
+                scaled = scaled or operand.scaled
+            else:
+                if not scaled:
+                    self.report_if(softmax, call, RETURN, RETURNS_PRODUCT, _REMOTE)
 
     def _scaled_arguments(self, flow: ScopeFlow, call: cst.Call) -> None:
         """A call of an imported helper: its scaled arguments, or that it scales none, for

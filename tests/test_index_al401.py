@@ -1,0 +1,93 @@
+"""AL401 one module away: a helper of another checked module returns the q-k product and
+the caller softmaxes it (``similarity(q, k).softmax(-1)``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests._index_repos import check, line_of, where, write_repo
+
+SIM = """\
+import torch
+
+
+def similarity(q, k):
+    return torch.einsum("b h i d, b h j d -> b h i j", q, k)
+
+
+def scaled_similarity(q, k):
+    return q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5
+
+
+def project(h, weight):
+    return h @ weight.transpose(0, 1)
+"""
+
+CALLER = """\
+import math
+
+import torch
+
+from pkg.sim import project, scaled_similarity, similarity
+
+
+class Block(torch.nn.Module):
+    def forward(self, q, k, v, h):
+        raw = similarity(q, k).softmax(dim=-1) @ v
+        by_arg = similarity(q * self.scale, k).softmax(dim=-1) @ v
+        by_result = torch.softmax(similarity(q, k) / math.sqrt(q.shape[-1]), dim=-1)
+        inside = scaled_similarity(q, k).softmax(-1)
+        vocab = project(h, self.emb.weight).softmax(-1)
+        return raw + by_arg + by_result @ v + inside @ v + vocab
+"""
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_product_returned_by_another_module_is_found_at_the_softmax(
+    tmp_path: Path, cache: bool
+) -> None:
+    write_repo(tmp_path, {"pkg/__init__.py": "", "pkg/sim.py": SIM, "pkg/block.py": CALLER})
+    for _ in range(2):  # cold, then warm from the cache
+        found = check(tmp_path, codes=("AL401",), cache=cache)
+        line = line_of(tmp_path, "pkg/block.py", "raw = ")
+        # scaled by the call, by the caller after it, inside the helper; a vocabulary
+        # projection with a parameter matrix is not attention
+        assert where(found) == [("pkg/block.py", line, "AL401")]
+        assert "similarity (pkg/sim.py:4) returns" in found[0].message
+
+
+def test_a_re_exported_helper_is_followed_also_when_only_the_caller_is_checked(
+    tmp_path: Path,
+) -> None:
+    caller = "from pkg import similarity\n\n\ndef attend(q, k, v):\n"
+    caller += "    return similarity(q, k).softmax(dim=-1) @ v\n"
+    write_repo(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from .sim import similarity\n",
+            "pkg/sim.py": SIM,
+            "train.py": caller,
+        },
+    )
+    assert where(check(tmp_path, codes=("AL401",))) == [("train.py", 5, "AL401")]
+    # the helper has no softmax of its own
+    assert check(tmp_path, ["pkg/sim.py"], codes=("AL401",)) == []
+    # pre-commit passes the changed file only: the helper's summary is read from its module
+    only = check(tmp_path, ["train.py"], codes=("AL401",), cache=False)
+    assert where(only) == [("train.py", 5, "AL401")]
+
+
+def test_a_masking_helper_passed_the_product_is_still_read_through(tmp_path: Path) -> None:
+    helper = "def mask_scores(s, m):\n    return s.masked_fill(~m, -1e4)\n"
+    caller = (
+        "from pkg.masking import mask_scores\n\n\n"
+        "def attend(q, k, v, m):\n"
+        "    s = q @ k.transpose(-2, -1)\n"
+        "    return mask_scores(s, m).softmax(-1) @ v\n"
+    )
+    write_repo(tmp_path, {"pkg/__init__.py": "", "pkg/masking.py": helper, "pkg/attn.py": caller})
+    found = check(tmp_path, codes=("AL401",))
+    assert where(found) == [("pkg/attn.py", 6, "AL401")]
+    assert "returns" not in found[0].message  # the product is this module's own
