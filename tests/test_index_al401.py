@@ -91,3 +91,56 @@ def test_a_masking_helper_passed_the_product_is_still_read_through(tmp_path: Pat
     found = check(tmp_path, codes=("AL401",))
     assert where(found) == [("pkg/attn.py", 6, "AL401")]
     assert "returns" not in found[0].message  # the product is this module's own
+
+
+NESTED = """\
+import torch
+
+
+def qk(q, k):
+    return torch.einsum("bhid,bhjd->bhij", q, k)
+
+
+def logits(q, k):
+    return qk(q, k)
+
+
+def scaled(q, k):
+    return qk(q, k) * q.shape[-1] ** -0.5
+
+
+def recursive(q, k):
+    return recursive(q, k)
+
+
+def unscaled(q, k, v):
+    return logits(q, k).softmax(-1) @ v
+
+
+def scaled_attention(q, k, v):
+    return scaled(q, k).softmax(-1) @ v
+
+
+def never_returns(q, k, v):
+    return recursive(q, k).softmax(-1) @ v
+"""
+
+
+def test_helpers_calling_helpers_are_followed(tmp_path: Path) -> None:
+    write_repo(tmp_path, {"attn.py": NESTED})
+    line = line_of(tmp_path, "attn.py", "logits(q, k).softmax")
+    assert where(check(tmp_path, codes=("AL401",))) == [("attn.py", line, "AL401")]
+
+
+def test_a_helper_returning_another_modules_product_is_followed(tmp_path: Path) -> None:
+    inner = "from pkg.sim import similarity\n\n\ndef pair_logits(q, k):\n"
+    inner += "    return similarity(q, k)\n"
+    caller = "from pkg.pairs import pair_logits\n\n\ndef attend(q, k, v):\n"
+    caller += "    return pair_logits(q, k).softmax(-1) @ v\n"
+    write_repo(
+        tmp_path,
+        {"pkg/__init__.py": "", "pkg/sim.py": SIM, "pkg/pairs.py": inner, "train.py": caller},
+    )
+    found = check(tmp_path, codes=("AL401",))
+    assert where(found) == [("train.py", 5, "AL401")]
+    assert "pair_logits (pkg/pairs.py:4) returns" in found[0].message

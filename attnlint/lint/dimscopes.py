@@ -24,6 +24,7 @@ class ScopeFacts:
     overrides: list[tuple[str, str]] = field(default_factory=list)  # (param, key)
     reads: list[tuple[str, str]] = field(default_factory=list)  # (param, key) in model code
     rewritten: set[str] = field(default_factory=set)  # cfg["model"] of cfg["model"]["in_dim"] = x
+    aliases: dict[str, str] = field(default_factory=dict)  # ``c = config``: c -> config
 
 
 @dataclass(slots=True)

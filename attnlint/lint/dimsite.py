@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from attnlint.lint.dimreport import INPUT, OVERRIDE, OVERRIDE_CHECKED, report_sites
 from attnlint.lint.dims import (
     chain_words,
     config_key,
@@ -42,33 +43,17 @@ from attnlint.lint.dims import tokens as dim_tokens
 from attnlint.lint.dimscopes import ScopeFacts, Site, plain_params
 from attnlint.lint.index import ANY_PARAM, call_slots
 from attnlint.lint.rule import dotted_name
-from attnlint.lint.summary import resolvable
+from attnlint.lint.summary import part_of, resolvable
 from attnlint.lint.walk import walk
 
 if TYPE_CHECKING:
     from attnlint.lint.rule import Rule
 
-OVERRIDE = "al201.override"
-OVERRIDE_CHECKED = "al201.override_checked"  # an override its function compares
-INPUT = "al201.input"
-
-_OVERRIDE_MESSAGE = (
-    "the data's width ({shown}) is passed to {{callee}}, called here, which lets it override "
-    "the configured `{{detail}}` without comparing the two: a changed feature pipeline "
-    "silently builds a different model; assert they match (and log the resolved value) here"
-)
-_DATA_MESSAGE = (
-    "the data's width ({shown}) sizes the input of {{callee}}, called here, while the "
-    "configuration holds its own `{{detail}}` and nothing compares the two: assert they "
-    "match where the first batch is seen"
-)
-_CONFIG_MESSAGE = (
-    "{shown} carries the configured `{{detail}}` into {{callee}}, called here, which sizes "
-    "the model's input with it, and nothing in this module compares it with the data's "
-    "shape[-1]: assert they match where the first batch is seen"
-)
 _MODEL_CONFIG_ATTRS = frozenset({"config", "cfg"})
-_DATA_WORDS = ("DataLoader", "loader", "batch", ".backward(", ".fit(", "Trainer(", "dataset")
+# where batches are drawn (not ``batch_first=True`` or ``batch_size = x.size(0)``, which
+# model code is full of)
+_DATA_WORDS = ("DataLoader", "loader", "batch in ", "step(self, batch", "next(iter(", ".backward(")
+_DATA_WORDS += (".fit(", "Trainer(", "dataset")
 _SECTIONS = frozenset(
     (  # noqa: SIM905 (a word list reads better as one string)
         "model models net network arch architecture encoder decoder ranker backbone head "
@@ -90,8 +75,12 @@ class Sites:
 
     # -- scopes ------------------------------------------------------------------------
 
-    def enter(self, node: cst.FunctionDef, in_model: bool, in_class: bool) -> None:
-        params = plain_params(node) - {"self", "cls"}
+    def enter(
+        self, node: cst.FunctionDef, in_model: bool, in_class: bool, storage: bool = False
+    ) -> None:
+        """``storage``: a method of a class that only holds values (``TrainConfig``,
+        ``ModelArgs``): its parameters size nothing, whatever they are called."""
+        params = set() if storage else plain_params(node) - {"self", "cls"}
         self._stack.append(ScopeFacts(node, params, in_model, in_class))
 
     def leave(self, node: cst.FunctionDef) -> None:
@@ -161,6 +150,9 @@ class Sites:
             return
         if isinstance(target, cst.Name):
             name = target.value
+            root, _ = part_of(value)
+            if root is not None and root in current.params and name not in current.params:
+                current.aliases[name] = root  # ``c = config``, ``mcfg = cfg.model``
             if not isinstance(value, cst.Comparison) and (
                 has_shape(value) or self.mentions_data(value)
             ):
@@ -241,8 +233,14 @@ class Sites:
         if current is None or not current.in_model:
             return
         root = root_name(node)
+        root = current.aliases.get(root, root) if root is not None else None
         if root is not None and root in current.params:
             current.reads.append((root, key))
+
+    def aliased(self, value: cst.BaseExpression) -> bool:
+        """``value`` is a name bound to a parameter (``c = config``) in this function."""
+        names = self._current.aliases if self._current is not None else {}
+        return isinstance(value, cst.Name) and value.value in names
 
     def from_caller(self, value: cst.BaseExpression, key: str) -> bool:
         """``Transformer(mcfg.input_dim, ...)`` in ``def build_model(mcfg)`` of a module
@@ -250,6 +248,8 @@ class Sites:
         (an ``INPUT`` fact on ``mcfg``; a caller handing it ``cfg.model`` is the site)."""
         current = self._current
         root = root_name(value)
+        if current is not None and root is not None:
+            root = current.aliases.get(root, root)
         if current is None or root is None or root not in current.params:
             return False
         if self.sees_data():
@@ -354,42 +354,15 @@ class Sites:
             for param, key in function.reads:
                 if key not in checked:
                     index.fact(function.node, INPUT, param, key)
-        code = self.rule.context.code_for
         # "Never compared with the data" needs data in sight: a module that builds a model
         # from a configuration but never sees a batch (a checkpoint converter) is not the
         # place for the check.
         sees_data = self.sees_data()
-        for site in self._sites:
-            if id(site.node) in reported or self._site_checked(site, checked):
-                continue
-            if site.kind == "config" and not sees_data:
-                continue
-            shown = code(site.node).strip()
-            if site.kind == "data":
-                self.rule.report_if(
-                    site.node,
-                    site.call,
-                    site.slot,
-                    OVERRIDE,
-                    _OVERRIDE_MESSAGE.format(shown=shown),
-                    unless=data_checked,  # a neighbour helper's own check is not this one
-                )
-                if configured:
-                    self.rule.report_if(
-                        site.node,
-                        site.call,
-                        site.slot,
-                        INPUT,
-                        _DATA_MESSAGE.format(shown=shown),
-                        unless=checked,
-                        among=configured,
-                    )
-            else:
-                self.rule.report_if(
-                    site.node,
-                    site.call,
-                    site.slot,
-                    INPUT,
-                    _CONFIG_MESSAGE.format(shown=shown),
-                    unless=checked,
-                )
+        sites = [
+            site
+            for site in self._sites
+            if id(site.node) not in reported
+            and not self._site_checked(site, checked)
+            and (site.kind == "data" or sees_data)
+        ]
+        report_sites(self.rule, sites, checked, data_checked, configured)

@@ -49,6 +49,14 @@ class Flow:
     param: str
     callee: str
     slot: str
+    # a part of the parameter is passed (``Net(cfg.model)``, ``Net(cfg["model"])``): only
+    # the facts of ``PART_FACTS`` travel up such a flow
+    part: bool = False
+
+
+# Facts that hold of a configuration object when they hold of a part of it: a width read
+# from ``cfg.model.in_dim`` is read from ``cfg``.
+PART_FACTS = frozenset({"al201.input"})
 
 
 @dataclass(slots=True)
@@ -63,7 +71,7 @@ class FunctionSummary:
     returns: list[str] = field(default_factory=list)  # callees whose result is returned
 
     def to_json(self) -> list[Any]:
-        flows = [[f.param, f.callee, f.slot] for f in self.flows]
+        flows = [[f.param, f.callee, f.slot, f.part] for f in self.flows]
         return [self.line, self.params, self.klass, self.static, self.facts, flows, self.returns]
 
     @classmethod

@@ -29,6 +29,7 @@ from pathlib import Path
 from attnlint.lint.diagnostic import Diagnostic
 from attnlint.lint.index import (
     ANY_PARAM,
+    PART_FACTS,
     RETURN,
     FunctionSummary,
     ModuleSummary,
@@ -183,6 +184,8 @@ class Project:
             return None
         for flow in function.flows:
             if param != ANY_PARAM and flow.param != param:
+                continue
+            if flow.part and fact not in PART_FACTS:
                 continue
             inner = self.lookup(target.module, flow.callee, function.name, depth)
             if inner is None:

@@ -44,11 +44,14 @@ class Walk:
     # calls of another module's helper on the way (``similarity(q, k)``): the product may
     # be theirs, decided by the project index
     remote: list[cst.Call] = field(default_factory=list)
+    level: int = 0  # helpers entered on the way (``pair_logits`` -> ``qk_product``)
 
 
-# A helper's own walk is short: its return is (near) the product, and a helper calling
-# helpers is not followed further (the depth the caller's walk starts from is 10).
+# A helper's own walk is short: its return is (near) the product (the depth the caller's
+# walk starts from is 10); helpers calling helpers are followed three calls deep, the
+# project index's bound.
 _HELPER_DEPTH = 4
+_HELPER_LEVELS = 3
 
 
 class ScoresWalk:
@@ -81,7 +84,7 @@ class ScoresWalk:
         """``similarity(q, k).softmax(-1)`` with ``def similarity(q, k): return
         torch.einsum(..., q, k)``: the helper's product is this call's, scaled if the helper
         scales it or the call scales what it passes."""
-        returned = self.returned(function)
+        returned = self.returned(function, walk.level + 1)
         if not returned.products and not returned.scaled_product:
             return
         if returned.scaled or returned.scaled_product:
@@ -97,10 +100,10 @@ class ScoresWalk:
             walk.roots |= side.roots
         walk.products.append(call)
 
-    def returned(self, function: cst.FunctionDef) -> Walk:
+    def returned(self, function: cst.FunctionDef, level: int = 1) -> Walk:
         """What ``function`` returns, walked as a helper's: its q-k products and scaling."""
         inner = scope_flow(function)
-        returned = Walk(through=True)
+        returned = Walk(through=True, level=level)
         for step in inner.steps:
             if isinstance(step.node, cst.Return) and step.value is not None:
                 self.scores(inner, step.value, step.index, returned, _HELPER_DEPTH)
@@ -141,7 +144,8 @@ class ScoresWalk:
             if last in PRODUCTS:
                 self._call_product(flow, expr, at, walk, depth)
                 return
-            helper = self._helper(expr) if depth > _HELPER_DEPTH else None
+            follow = depth > _HELPER_DEPTH or (walk.level and walk.level < _HELPER_LEVELS)
+            helper = self._helper(expr) if follow else None
             if helper is not None:
                 self._helper_product(flow, expr, helper, at, walk)
                 return
@@ -185,7 +189,7 @@ class ScoresWalk:
         product only in the term that holds it: in a bias term (``inf * (mask - 1)``,
         ``rel_bias * gate``) it scales the bias. The term's walk goes on below a
         multiplication: a product found there is a scaled one."""
-        term = Walk(through=True)
+        term = Walk(through=True, level=walk.level)
         self.scores(flow, expr, at, term, depth)
         walk.products += term.products
         walk.roots |= term.roots

@@ -22,8 +22,8 @@ from attnlint.lint.cache import Cache, content_key
 from attnlint.lint.callers import CALLER_DECIDED
 from attnlint.lint.callervotes import Votes
 from attnlint.lint.diagnostic import Diagnostic
-from attnlint.lint.dimsite import OVERRIDE_CHECKED
-from attnlint.lint.index import RETURN, ModuleSummary, Pending, position_of
+from attnlint.lint.dimreport import OVERRIDE_CHECKED
+from attnlint.lint.index import PART_FACTS, RETURN, ModuleSummary, Pending, position_of
 from attnlint.lint.project import Module, Project, Target, _param_for
 
 # Facts whose pending findings drop a finding instead of adding one: an AL201 override
@@ -112,7 +112,11 @@ def _positioned(project: Project, target: Target, fact: str, param: str, depth: 
     if depth <= 0:
         return False
     onward = [(callee, RETURN) for callee in function.returns] if param == RETURN else []
-    onward += [(f.callee, f.slot) for f in function.flows if f.param == param]
+    onward += [
+        (f.callee, f.slot)
+        for f in function.flows
+        if f.param == param and (not f.part or fact in PART_FACTS)
+    ]
     for callee, slot in onward:
         inner = project.lookup(target.module, callee, function.name, depth)
         if inner is None or inner.module is not target.module:

@@ -64,6 +64,21 @@ def _params(function: cst.FunctionDef) -> list[str]:
 _COPIES = frozenset({"dict", "copy.copy", "copy.deepcopy"})
 
 
+def part_of(value: cst.BaseExpression) -> tuple[str | None, bool]:
+    """The name ``value`` is, or is a part of (``cfg.model``, ``cfg["model"]``: True)."""
+    if isinstance(value, cst.Name):
+        return value.value, False
+    node = value
+    while isinstance(node, cst.Attribute | cst.Subscript):
+        if isinstance(node, cst.Subscript) and not all(
+            isinstance(e.slice, cst.Index) and isinstance(e.slice.value, cst.SimpleString)
+            for e in node.slice
+        ):
+            return None, False  # ``x[0]``, ``x[:, 1]``: a tensor's slice, not a config's part
+        node = node.value
+    return (node.value, True) if isinstance(node, cst.Name) and node is not value else (None, False)
+
+
 def _copy_of(value: cst.BaseExpression, target: cst.BaseExpression) -> bool:
     """``params = dict(params)``, ``params.copy()``, ``copy.deepcopy(params)``,
     ``{**params}``: a factory's defensive copy, still the value the caller passed."""
@@ -152,16 +167,17 @@ class Indexer(cst.BatchableCSTVisitor):
         params = current.params
         callee: str | None = None
         for slot, value in call_slots(node):
-            if not isinstance(value, cst.Name):
-                continue
-            param = value.value if value.value in params else "**" + value.value
+            root, part = part_of(value)
+            if root is None or (part and root in ("self", "cls")):
+                continue  # ``self.num_features``: the object's own, not a configuration
+            param = root if root in params else "**" + root
             if param not in params:
                 continue
             if callee is None:
                 callee = _dotted(node.func, {}) or self._registered(node.func)
                 if callee is None or not resolvable(callee, self.index.summary.imports):
                     return
-            current.flows.append(Flow(param, callee, slot))
+            current.flows.append(Flow(param, callee, slot, part))
 
     def _registered(self, func: cst.BaseExpression) -> str | None:
         """``MODELS[name](...)`` where the module binds ``MODELS`` to a dict of one class

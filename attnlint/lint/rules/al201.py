@@ -19,12 +19,12 @@ module between that name and a shape silences it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
 
+from attnlint.lint.dimreport import INPUT, OVERRIDE_CHECKED
 from attnlint.lint.dims import (
     MODEL_NAMES,
     NOT_MODELS,
@@ -38,9 +38,10 @@ from attnlint.lint.dims import (
     reads_checked,
     shape_reads,
 )
-from attnlint.lint.dimsite import INPUT, OVERRIDE_CHECKED, Sites
+from attnlint.lint.dimsite import Sites
 from attnlint.lint.helpers import is_test_path
 from attnlint.lint.index import call_slots
+from attnlint.lint.modelclass import is_model_class
 from attnlint.lint.rule import Rule, RuleContext, dotted_name
 from attnlint.lint.summary import resolvable
 
@@ -68,21 +69,6 @@ def _builds_model(context: RuleContext, call: cst.Call, local_models: set[str]) 
     if NOT_MODELS.search(last):
         return False
     return any(word in last.lower() for word in ("model", "net", "encoder"))
-
-
-_MODEL_CLASS = re.compile(
-    r"(Module|Model|ModelMixin|Layer|Net|Network|Encoder|Decoder|Transformer|MLP|Block|"
-    r"Attention|Projector|Embeddings?|Head|Backbone|Stem|Ranker|Classifier|Regressor)$"
-)
-
-
-def _defines_forward(node: cst.ClassDef) -> bool:
-    """A class with a ``forward`` (or Keras ``call``) method is a model, whatever its name."""
-    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
-    return any(
-        isinstance(stmt, cst.FunctionDef) and stmt.name.value in ("forward", "call")
-        for stmt in body
-    )
 
 
 @dataclass(slots=True)
@@ -137,32 +123,30 @@ class UncheckedInputDim(Rule):
         self._local_models: set[str] = set()
         self._candidates: list[_Candidate] = []
         self._in_model: list[bool] = []
+        self._class_names: list[str] = []
         self._sites = Sites(self)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._scopes.append(node)
-        self._sites.enter(node, in_model=any(self._in_model), in_class=bool(self._in_model))
+        storage = bool(self._class_names) and bool(NOT_MODELS.search(self._class_names[-1]))
+        self._sites.enter(
+            node, in_model=any(self._in_model), in_class=bool(self._in_model), storage=storage
+        )
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scopes.pop()
         self._sites.leave(original_node)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        # Classes defined here that subclass some ``...Module``/``...Model``: the module's
-        # own models. Inside them, a layer sized from the model's own config is model code,
-        # not the call site where the data is at hand.
-        # Model classes also subclass other models of the same project (``class
-        # XProjector(YProjector)``): the class's own name counts as much as its bases'.
-        names = [node.name.value]
-        names += [(self.context.qualname(b.value) or "").rpartition(".")[2] for b in node.bases]
-        is_model = any(_MODEL_CLASS.search(name) or "Model" in name for name in names if name)
-        is_model = is_model or _defines_forward(node)
+        is_model = is_model_class(node, self.context.qualname)
         if is_model:
             self._local_models.add(node.name.value)
         self._in_model.append(is_model)
+        self._class_names.append(node.name.value)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self._in_model.pop()
+        self._class_names.pop()
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         sites = self._sites
@@ -267,6 +251,8 @@ class UncheckedInputDim(Rule):
         if key is not None:
             self._note_configured(key)
             self._sites.config_read(node, key)
+        elif is_input_key(node.attr.value) and self._sites.aliased(node.value):
+            self._sites.config_read(node, node.attr.value)  # ``c = config`` ... ``c.in_dim``
 
     def _note_configured(self, key: str) -> None:
         self._configured[0].add(key)
