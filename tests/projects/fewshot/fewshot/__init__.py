@@ -1,0 +1,3 @@
+from .lit import CrossTransformerLit
+
+__all__ = ["CrossTransformerLit"]
