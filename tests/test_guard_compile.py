@@ -191,3 +191,19 @@ def test_compiled_outputs_and_gradients_are_bit_identical() -> None:
     assert all(torch.equal(a, b) for a, b in zip(outs[False], outs[True], strict=True))
     assert all(torch.equal(a, b) for a, b in zip(grads[False], grads[True], strict=True))
     assert not math.isnan(float(outs[True][0].sum()))
+
+
+def test_several_guarded_models_in_one_process_all_compile() -> None:
+    """Folds or a sweep: each model gets a guard and is compiled in the same process.
+    Every wrapper's ``forward`` has its own code object, so dynamo's recompile limit is
+    not shared between the models: the last one compiles and runs its graphs as well."""
+    fam = FAM["encoder"]
+    limit = torch._dynamo.config.recompile_limit
+    for _ in range(limit // 2 + 2):  # two cache entries per model: sampled, unsampled
+        counter = GraphCounter()
+        model = fam.make()
+        guard = AttentionGuard(model, config=GuardConfig(every=EVERY, on_violation="log"))
+        trace = _train(torch.compile(model, backend=counter), guard, fam, counter, steps=EVERY + 1)
+        guard.close()
+        assert counter.compiled >= 1
+        assert all(runs > 0 for _, runs, _ in trace)  # no step fell back to eager

@@ -36,6 +36,20 @@ class Forward:
     copy and run the original module's forward, with the original's weights.
     """
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Forward:
+        # A class, and a ``__call__`` code object, of each wrapper's own: dynamo keeps
+        # compiled code per code object, with one recompile limit for all of it. Shared by
+        # every wrapper, a process that compiles several guarded models (folds, a sweep)
+        # would reach the limit and run the later ones eagerly.
+        if cls is not Forward:
+            return super().__new__(cls)
+        call = Forward.__call__
+        own = types.FunctionType(
+            call.__code__.replace(), call.__globals__, call.__name__, call.__defaults__
+        )
+        own.__qualname__ = call.__qualname__
+        return super().__new__(type("Forward", (Forward,), {"__call__": own}))
+
     def __init__(
         self,
         module: nn.Module,
