@@ -195,3 +195,30 @@ def test_a_trainer_named_after_its_model_is_training_code(tmp_path: Path) -> Non
     write_repo(tmp_path, {"wm.py": trainer})
     line = line_of(tmp_path, "wm.py", "self.model = WorldModel(")
     assert where(check(tmp_path, codes=("AL201",))) == [("wm.py", line, "AL201")]
+
+
+def test_a_lightning_module_with_a_training_step_is_training_code(tmp_path: Path) -> None:
+    module = """\
+        import lightning as L
+        from torch import nn
+
+
+        class GroundingModule(L.LightningModule):
+            def __init__(self, **hparams):
+                super().__init__()
+                self.save_hyperparameters()
+                self.proj = nn.Linear(self.hparams.region_feat_dim, self.hparams.d_model)
+
+            def training_step(self, batch, batch_idx):
+                return self.proj(batch["regions"]).mean()
+
+
+        class RegionEncoder(L.LightningModule):  # no training step: model code
+            def __init__(self, **hparams):
+                super().__init__()
+                self.save_hyperparameters()
+                self.proj = nn.Linear(self.hparams.region_feat_dim, self.hparams.d_model)
+        """
+    write_repo(tmp_path, {"module.py": module})
+    line = line_of(tmp_path, "module.py", "self.proj = nn.Linear(")
+    assert where(check(tmp_path, codes=("AL201",))) == [("module.py", line, "AL201")]

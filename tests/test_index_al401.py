@@ -144,3 +144,28 @@ def test_a_helper_returning_another_modules_product_is_followed(tmp_path: Path) 
     found = check(tmp_path, codes=("AL401",))
     assert where(found) == [("train.py", 5, "AL401")]
     assert "pair_logits (pkg/pairs.py:4) returns" in found[0].message
+
+
+METHOD = """\
+import torch
+
+
+class CrossAttention(torch.nn.Module):
+    def cross_scores(self, text, other):
+        return torch.matmul(self.q(text), self.k(other).transpose(1, 2))
+
+    def scaled_scores(self, text, other):
+        return self.cross_scores(text, other) / self.q.out_features**0.5
+
+    def forward(self, text, other, pad):
+        scores = self.cross_scores(text, other).masked_fill(pad[:, None, :], -1e4)
+        attn = scores.softmax(dim=-1)
+        kept = self.scaled_scores(text, other).softmax(dim=-1)
+        return attn @ self.v(other) + kept @ self.v(other)
+"""
+
+
+def test_a_method_returning_the_product_is_followed_through_self(tmp_path: Path) -> None:
+    write_repo(tmp_path, {"cross.py": METHOD})
+    line = line_of(tmp_path, "cross.py", "attn = scores.softmax")
+    assert where(check(tmp_path, codes=("AL401",))) == [("cross.py", line, "AL401")]

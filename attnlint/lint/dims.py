@@ -53,7 +53,7 @@ _NOT_INPUT_WORDS = frozenset(
         "intermediate enc dec encoder decoder rnn lstm gru cond time pos position rank low "
         "code action act target label class classes cls num n max min vocab mid res residual "
         "final last pool pooled score logit logits context ctx memory mem token word char "
-        "patch pred prediction y"
+        "patch pred prediction y pair"
     ).split()
 )
 

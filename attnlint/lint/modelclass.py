@@ -21,7 +21,12 @@ _HARNESS = re.compile(r"(Trainer|Runner|Engine|Experiment|Builder|Factory|Loop|P
 def is_model_class(node: cst.ClassDef, qualname: Callable[[cst.CSTNode], str | None]) -> bool:
     """A class named like a model or subclassing one (``...Module``, ``...Model``; also a
     model of the same project, ``class XProjector(YProjector)``: the class's own name
-    counts as much as its bases'), or one with a ``forward`` (or Keras ``call``)."""
+    counts as much as its bases'), or one with a ``forward`` (or Keras ``call``); not one
+    with a ``training_step``, where the batches are at hand."""
+    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+    methods = {stmt.name.value for stmt in body if isinstance(stmt, cst.FunctionDef)}
+    if "training_step" in methods:  # a LightningModule's training code sees the batches
+        return False
     names = [node.name.value]
     names += [(qualname(b.value) or "").rpartition(".")[2] for b in node.bases]
     if any(
@@ -30,8 +35,4 @@ def is_model_class(node: cst.ClassDef, qualname: Callable[[cst.CSTNode], str | N
         if name
     ):
         return True
-    body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
-    return any(
-        isinstance(stmt, cst.FunctionDef) and stmt.name.value in ("forward", "call")
-        for stmt in body
-    )
+    return bool(methods & {"forward", "call"})

@@ -8,6 +8,7 @@ import libcst as cst
 
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, Step, bound_value
 from attnlint.lint.helpers import call_arg
+from attnlint.lint.nograd import NoGradScopes
 from attnlint.lint.rule import RuleContext
 from attnlint.lint.scrubs import CallerSide, scrubbed_params
 from attnlint.lint.values import feeds_loss
@@ -84,7 +85,7 @@ def _root_name(expr: cst.BaseExpression) -> str | None:
     return expr.value if isinstance(expr, cst.Name) else None
 
 
-class NanMasking(CallerSide, ScopedRule):
+class NanMasking(NoGradScopes, CallerSide, ScopedRule):
     code = "AL301"
     name = "nan-masking"
     summary = "NaN/inf in scores, logits or the loss replaced before the loss or the step"
@@ -98,6 +99,8 @@ class NanMasking(CallerSide, ScopedRule):
         self.init_callers(SCRUBS, "replaced", _WHY)
 
     def visit_Call(self, node: cst.Call) -> None:
+        if self.without_grad:
+            return  # a metric or an evaluation pass: no loss is built there
         last = callee_last(node)
         if last in _SANITISERS or last in _NAN_TESTS:
             self.candidate(node)

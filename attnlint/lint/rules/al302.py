@@ -8,6 +8,7 @@ import libcst as cst
 
 from attnlint.lint.flow import SCORE_TOKENS, ScopedRule, ScopeFlow, Step, read_names
 from attnlint.lint.helpers import call_arg, is_number_literal
+from attnlint.lint.nograd import NoGradScopes
 from attnlint.lint.rule import RuleContext
 from attnlint.lint.rules.al301 import is_scores
 from attnlint.lint.scrubs import CallerSide, scrubbed_params
@@ -97,7 +98,7 @@ def _pessimistic(flow: ScopeFlow, step: Step, clamp: cst.Call, names: set[str]) 
     )
 
 
-class ScoreClamp(CallerSide, ScopedRule):
+class ScoreClamp(NoGradScopes, CallerSide, ScopedRule):
     code = "AL302"
     name = "score-clamp"
     summary = "scores or logits clamped before the loss: zero gradient at the bounds"
@@ -110,6 +111,8 @@ class ScoreClamp(CallerSide, ScopedRule):
         self.init_callers(CLAMPS, "clamped", _WHY)
 
     def visit_Call(self, node: cst.Call) -> None:
+        if self.without_grad:
+            return  # a metric or an evaluation pass: no loss is built there
         if callee_last(node) in _CLAMPS:
             self.candidate(node)
         else:

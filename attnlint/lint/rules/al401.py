@@ -93,6 +93,7 @@ class UnscaledAttention(ScopedRule):
             self.candidate(node)
 
     def analyse(self, flow: ScopeFlow, nodes: list[cst.CSTNode], class_name: str | None) -> None:
+        self.walk.klass = class_name
         for call in nodes:
             if id(call) in self._products:
                 self._record_product(flow.scope)
