@@ -26,6 +26,7 @@ from functools import lru_cache
 
 import libcst as cst
 
+from attnlint.lint.instances import instance_calls
 from attnlint.lint.summary import LIBRARIES
 from attnlint.lint.walk import walk
 
@@ -152,15 +153,20 @@ def _functions_by_name(
 
 
 def callers(
-    module: cst.Module, target: cst.FunctionDef, klass: str | None
+    module: cst.Module, target: cst.FunctionDef, klass: str | None, instances: bool = False
 ) -> Iterator[tuple[cst.FunctionDef, cst.Call]]:
     """Calls of ``target`` (a method of ``klass``, or a module function) inside the
-    module's functions, with the function that makes each."""
+    module's functions, with the function that makes each. ``instances``: a ``forward``
+    is also called by the calls of the module's instances of ``klass`` (what they pass is
+    the layer's input, a mask say, not its q and k)."""
     name = target.name.value
     for function, own, call in _calls_by_name(module).get(name, ()):
         if klass is not None and own != klass:
             continue  # ``self.attend`` in another class is another method
         if _names(call, name, klass):
+            yield function, call
+    if instances and klass is not None and name == "forward":  # ``self.block(h, mask)``
+        for function, _, call in instance_calls(module).get(klass, ()):
             yield function, call
 
 
@@ -184,7 +190,10 @@ def bound_arguments(function: cst.FunctionDef, call: cst.Call) -> dict[str, cst.
     skipped when called through an attribute)."""
     params = function.params
     positional = [p.name.value for p in (*params.posonly_params, *params.params)]
-    if isinstance(call.func, cst.Attribute) and positional and positional[0] in ("self", "cls"):
+    # through an attribute (``self.attend(...)``) or an instance (``layer(h)`` of a
+    # ``forward``): the method is bound
+    bound = not (isinstance(call.func, cst.Name) and call.func.value == function.name.value)
+    if bound and positional and positional[0] in ("self", "cls"):
         positional = positional[1:]
     out: dict[str, cst.BaseExpression] = {}
     index = 0

@@ -142,7 +142,7 @@ class MaskCallers:
 def _votes(module: cst.Module, item: _Deferred) -> Iterator[tuple[str, bool]]:
     """(caller, whether it passes a mask with a column the fill never masks) for each call
     of the helper in its module."""
-    for caller, call in callers(module, item.function, item.klass):
+    for caller, call in callers(module, item.function, item.klass, instances=True):
         if caller is item.function:
             continue  # a recursive call passes the helper's own mask on
         flow = scope_flow(caller)
