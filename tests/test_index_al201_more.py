@@ -222,3 +222,40 @@ def test_a_lightning_module_with_a_training_step_is_training_code(tmp_path: Path
     write_repo(tmp_path, {"module.py": module})
     line = line_of(tmp_path, "module.py", "self.proj = nn.Linear(")
     assert where(check(tmp_path, codes=("AL201",))) == [("module.py", line, "AL201")]
+
+
+def test_a_configuration_from_a_classmethod_constructor(tmp_path: Path) -> None:
+    """``ClaimsConfig.from_yaml(path)`` makes a configuration as ``ClaimsConfig(...)`` does;
+    ``OmegaConf.load(path)`` handed to a function that builds the model is that function's
+    to check, not the call's."""
+    code = """\
+        import yaml
+        from torch import nn
+
+
+        class ClaimsConfig:
+            def __init__(self, n_num_features=12, d=64):
+                self.n_num_features = n_num_features
+                self.d = d
+
+            @classmethod
+            def from_yaml(cls, path):
+                with open(path) as f:
+                    return cls(**yaml.safe_load(f))
+
+
+        class ClaimsNet(nn.Module):
+            def __init__(self, cfg):
+                super().__init__()
+                self.num = nn.Linear(cfg.n_num_features, cfg.d)
+
+
+        def main(path, loader):
+            cfg = ClaimsConfig.from_yaml(path)
+            model = ClaimsNet(cfg)
+            for batch in loader:
+                model(batch["num"])
+        """
+    write_repo(tmp_path, {"claims.py": code})
+    line = line_of(tmp_path, "claims.py", "model = ClaimsNet(cfg)")
+    assert where(check(tmp_path, codes=("AL201",))) == [("claims.py", line, "AL201")]

@@ -134,10 +134,16 @@ def literal_config_keys(node: cst.Assign) -> list[str]:
 
 def is_config_instance(value: cst.BaseExpression) -> bool:
     """A new configuration object: ``Cfg()``, ``TrainConfig(lr=3e-4)``,
-    ``parser.parse_args()`` (its fields are the class's)."""
+    ``TrainConfig.from_yaml(path)``, ``parser.parse_args()`` (its fields are the class's)."""
     if not isinstance(value, cst.Call):
         return False
     func = value.func
+    if (  # a class's alternative constructor: ``TrainConfig.from_yaml(path)``
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.attr.value.startswith("from_")
+    ):
+        func = func.value
     name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
     return isinstance(name, str) and (is_config_word(name) or bool(_CONFIG_CLASS.search(name)))
 
