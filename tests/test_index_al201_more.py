@@ -259,3 +259,32 @@ def test_a_configuration_from_a_classmethod_constructor(tmp_path: Path) -> None:
     write_repo(tmp_path, {"claims.py": code})
     line = line_of(tmp_path, "claims.py", "model = ClaimsNet(cfg)")
     assert where(check(tmp_path, codes=("AL201",))) == [("claims.py", line, "AL201")]
+
+
+def test_in_chans_is_an_input_width_and_kwargs_are_not_a_configuration(tmp_path: Path) -> None:
+    code = """\
+        from torch import nn
+
+
+        class Stem(nn.Module):
+            def __init__(self, in_chans=3, dim=64):
+                super().__init__()
+                self.conv = nn.Conv2d(in_chans, dim, 4, stride=4)
+
+
+        def stem_from(**kwargs):  # a library-style factory: the caller's arguments
+            return Stem(kwargs.get("in_chans", 3), **_device_of(**kwargs))
+
+
+        def _device_of(**kwargs):
+            return {}
+
+
+        def main(cfg, loader):
+            model = Stem(in_chans=cfg.in_chans)
+            for batch in loader:
+                model(batch["image"])
+        """
+    write_repo(tmp_path, {"stem.py": code})
+    line = line_of(tmp_path, "stem.py", "model = Stem(in_chans=")
+    assert where(check(tmp_path, codes=("AL201",))) == [("stem.py", line, "AL201")]

@@ -18,6 +18,7 @@ _INPUT_KEYS = frozenset(
     {
         "in_features",
         "in_channels",
+        "in_chans",
         "input_size",
         "input_dim",
         "input_dims",
@@ -102,6 +103,8 @@ def is_input_key(name: str) -> bool:
 
 def is_config_word(name: str) -> bool:
     name = name.lower()
+    if name.endswith("kwargs") and name not in _CONFIG_WORDS:
+        return False  # ``**kwargs`` handed on, ``_dd_from_kwargs(...)``: not a configuration
     return name in _CONFIG_WORDS or name.endswith(("cfg", "config", "conf", "args", "hparams"))
 
 
@@ -198,6 +201,9 @@ def subscript_key(node: cst.Subscript) -> str | None:
     return string_value(node.slice[0].slice.value)
 
 
+_KEYWORD_DICTS = frozenset({"kwargs", "kw", "kwds", "model_kwargs"})
+
+
 def config_key(node: cst.BaseExpression) -> str | None:
     """The input-dimension key a configuration look-up reads, if it is one.
 
@@ -217,6 +223,9 @@ def config_key(node: cst.BaseExpression) -> str | None:
                 return key
         return None
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        receiver = node.func.value
+        if isinstance(receiver, cst.Name) and receiver.value in _KEYWORD_DICTS:
+            return None  # ``kwargs.get("in_chans", 3)``: the caller's argument, handed on
         if node.func.attr.value == "get" and node.args:
             key = string_value(node.args[0].value)
             return key if key and is_input_key(key) else None
