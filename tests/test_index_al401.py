@@ -169,3 +169,31 @@ def test_a_method_returning_the_product_is_followed_through_self(tmp_path: Path)
     write_repo(tmp_path, {"cross.py": METHOD})
     line = line_of(tmp_path, "cross.py", "attn = scores.softmax")
     assert where(check(tmp_path, codes=("AL401",))) == [("cross.py", line, "AL401")]
+
+
+def test_helpers_reached_through_a_star_import(tmp_path: Path) -> None:
+    """``from utils import *``: the bare names the script calls and never binds are the
+    module's; its own and builtin names are not."""
+    utils = SIM + "\n\ndef clip_and_step(model, opt):\n"
+    utils += "    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
+    utils += "    opt.step()\n    return norm\n"
+    script = """\
+from utils import *
+
+
+def similarity(a, b):  # the script's own, shadowing the module's
+    return a + b
+
+
+def train(model, opt, loader, q, k, v):
+    for batch in loader:
+        model(batch).mean().backward()
+        clip_and_step(model, opt)
+    own = similarity(q, k).softmax(-1) @ v
+    return scaled_similarity(q, k).softmax(-1) @ v + own + len(loader)
+"""
+    write_repo(tmp_path, {"utils.py": utils, "train.py": script})
+    found = check(tmp_path, codes=("AL103", "AL401"))
+    line = line_of(tmp_path, "train.py", "clip_and_step(model, opt)")
+    assert where(found) == [("train.py", line, "AL103")]
+    assert "clip_and_step (utils.py:" in found[0].message

@@ -56,3 +56,39 @@ def test_instance_calls_decide_the_fill(held: str, call: str, keep: str, fires: 
     source = LAYERS.format(held=held, call=call, keep=keep)
     found = [(d.line, d.code) for d in lint_source(source, "encoder.py", [MaskedSoftmaxNan])]
     assert found == ([(14, "AL402")] if fires else []), found
+
+
+CAUSAL = """\
+import torch
+
+
+def attend(q, k, v, mask=None):
+    w = torch.einsum("bhtd,bhsd->bhts", q, k) * q.shape[-1] ** -0.5
+    if mask is not None:
+        w = w.masked_fill(mask, float("-inf"))
+    return torch.einsum("bhts,bhsd->bhtd", w.softmax(dim=-1), v)
+
+
+class Decoder(torch.nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.register_buffer("future", torch.triu(torch.ones(n, n, dtype=torch.bool), 1))
+
+    def forward(self, q, k, v, pad):
+        t = q.shape[2]
+        y = attend(q, k, v, {mask})
+        return y + attend(q, k, v)  # no mask: nothing is filled
+"""
+
+
+@pytest.mark.parametrize(
+    ("mask", "fires"),
+    [
+        ("self.future[:t, :t]", False),  # an attribute bound to triu
+        ("torch.triu(torch.ones(t, t, dtype=torch.bool), 1)", False),
+        ("pad[:, None, None, :]", True),  # a padding mask can mask a row whole
+    ],
+)
+def test_a_causal_mask_handed_to_the_helper(mask: str, fires: bool) -> None:
+    found = lint_source(CAUSAL.format(mask=mask), "dec.py", [MaskedSoftmaxNan])
+    assert bool(found) is fires, [(d.line, d.code) for d in found]

@@ -25,7 +25,7 @@ from attnlint.lint.diagnostic import Diagnostic, Fix
 CACHE_DIR = ".attnlint_cache"
 MAX_ENTRIES = 100_000  # about: each of the 256 shards keeps its newest MAX_ENTRIES / 256
 # Bumped when what a file's entry or summary holds changes (project index: pending findings).
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 
 Entry = list[dict[str, Any]]
 

@@ -28,7 +28,7 @@ NEVER_EMPTY_WORDS = frozenset(
 _TRIANGULAR = frozenset({"tril", "triu", "tril_", "triu_", "tril_indices", "triu_indices"})
 
 
-def _triangular(expr: cst.CSTNode) -> bool:
+def triangular(expr: cst.CSTNode) -> bool:
     return any(isinstance(n, cst.Call) and callee_last(n) in _TRIANGULAR for n in walk(expr))
 
 
@@ -42,10 +42,10 @@ def causal_attributes(module: cst.Module) -> dict[str | None, frozenset[str]]:
             chain = None
             if isinstance(node, cst.Call) and callee_last(node) == "register_buffer":
                 args = [arg for arg in node.args if not arg.star]
-                if len(args) >= 2 and _triangular(args[1].value):
+                if len(args) >= 2 and triangular(args[1].value):
                     name = string_value(args[0].value)
                     chain = f"self.{name}" if name else None
-            elif isinstance(node, cst.Assign) and _triangular(node.value):
+            elif isinstance(node, cst.Assign) and triangular(node.value):
                 for target in node.targets:
                     if isinstance(target.target, cst.Attribute):
                         chain = dotted_name(target.target)

@@ -24,8 +24,10 @@ from attnlint.lint.callers import (
     callers,
     imported_helper,
     literal,
+    module_functions,
     two_tensors,
 )
+from attnlint.lint.causalnames import causal_attributes, never_empty_by_name, triangular
 from attnlint.lint.diagnostic import Fix
 from attnlint.lint.flow import ScopeFlow, scope_flow
 from attnlint.lint.helpers import parameter_names
@@ -142,15 +144,46 @@ class MaskCallers:
 def _votes(module: cst.Module, item: _Deferred) -> Iterator[tuple[str, bool]]:
     """(caller, whether it passes a mask with a column the fill never masks) for each call
     of the helper in its module."""
+    classes = {id(function): klass for function, klass in module_functions(module)}
+    causal = causal_attributes(module)
     for caller, call in callers(module, item.function, item.klass, instances=True):
         if caller is item.function:
             continue  # a recursive call passes the helper's own mask on
         flow = scope_flow(caller)
         step = flow.step_of(call)
         arguments = bound_arguments(item.function, call)
+        attributes = causal.get(classes.get(id(caller)), frozenset())
         ok = step is not None and any(
             value in column_values(flow, arguments[param], step.index)
+            # a causal mask keeps the diagonal: ``attend(q, k, v, self.causal[:t, :t])``
+            or never_empty_by_name(arguments[param], attributes)
+            or _triangular_value(flow, arguments[param], step.index)
             for param, value in item.kept.items()
             if param in arguments
         )
+        # ``attend(q, k, v)`` with ``mask=None``: no mask, nothing filled
+        passed = set(item.kept) & arguments.keys()
+        spread = any(arg.star for arg in call.args)  # ``*args`` / ``**kw``: may pass it
+        ok = ok or (not passed and not spread and set(item.kept) <= _none_defaults(item.function))
         yield caller.name.value, ok
+
+
+def _none_defaults(function: cst.FunctionDef) -> set[str]:
+    params = function.params
+    return {
+        p.name.value
+        for p in (*params.params, *params.kwonly_params)
+        if isinstance(p.default, cst.Name) and p.default.value == "None"
+    }
+
+
+def _triangular_value(flow: ScopeFlow, expr: cst.BaseExpression, at: int) -> bool:
+    """``torch.triu(...)``, or a name bound to one in the caller."""
+    if triangular(expr):
+        return True
+    if isinstance(expr, cst.Name):
+        return any(
+            step.value is not None and triangular(step.value)
+            for step in flow.definitions(expr.value, at)
+        )
+    return False

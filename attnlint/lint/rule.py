@@ -132,7 +132,10 @@ class RuleContext:
 
     @classmethod
     def for_module(cls, path: str, source: str, module: cst.Module) -> RuleContext:
+        from attnlint.lint.starimports import star_names  # the summary imports this module
+
         imports = import_map(module)
+        imports.update(star_names(module, imports))
         index = FileIndex(source, imports)
         return cls(path=path, source=source, module=module, imports=imports, index=index)
 
