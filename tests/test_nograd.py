@@ -63,3 +63,42 @@ def run(model, loader, opt):
 """
     found = lint_source(source, "train.py", [NanMasking, ScoreClamp])
     assert [(d.line, d.code) for d in found] == [(10, "AL301")]
+
+
+TRAINER = """\
+import torch
+
+
+class Trainer:
+    def _masked_mae(self, preds, target):
+        preds = torch.where(torch.isnan(preds), torch.zeros_like(preds), preds)
+        return (preds - target).abs().mean()
+
+    def _update(self, loss):
+        self.opt.zero_grad()
+        {backward}
+        self.opt.step()
+
+    def _step(self, batch):
+        x, y = batch
+        preds = self.model(x)
+        loss = self._masked_mae(preds, y)
+        self._update(loss)
+        return loss.item()
+"""
+
+
+@pytest.mark.parametrize(
+    ("backward", "fires"),
+    [
+        ("loss.backward()", True),
+        ("self.scaler.scale(loss).backward()", True),
+        ("print(loss)", False),  # nothing differentiates it: no loss is built
+    ],
+)
+def test_a_loss_handed_to_an_update_helper_that_differentiates_it(
+    tmp_path: Path, backward: str, fires: bool
+) -> None:
+    write_repo(tmp_path, {"trainer.py": TRAINER.format(backward=backward)})
+    found = where(check(tmp_path, codes=("AL301",)))
+    assert found == ([("trainer.py", 6, "AL301")] if fires else []), found

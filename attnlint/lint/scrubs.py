@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from attnlint.lint.backwards import differentiates
 from attnlint.lint.flow import SCORE_TOKENS, ScopeFlow, Step, read_names
 from attnlint.lint.helpers import parameter_names
 from attnlint.lint.index import RETURN, FunctionSummary
@@ -171,7 +172,7 @@ class HelperScrubs:
             names = (
                 set(step.binds) if step.value is not None and contains(step.value, call) else set()
             )
-            if not feeds_loss(flow, step, call, names, loss_scope):
+            if not feeds_loss(flow, step, call, names, loss_scope, self.rule.context.module):
                 continue
             scope = flow.scope
             caller = scope.name.value if isinstance(scope, cst.FunctionDef) else "<module>"
@@ -316,8 +317,9 @@ class CallerSide:
         return id(scopes[-1][0]) if scopes else 0
 
     def watch_call(self, node: cst.Call) -> None:
-        if is_loss_call(node) or is_backward(node):
-            self._signal.add(self._scope_id())
+        module = self.helpers.rule.context.module
+        if is_loss_call(node) or is_backward(node) or differentiates(module, node):
+            self._signal.add(self._scope_id())  # ``self._update(loss)``: backward there
         if is_candidate_call(node):
             self._side.setdefault(self._scope_id(), []).append(node)
 

@@ -44,11 +44,17 @@ def backward_value(call: cst.Call) -> cst.BaseExpression | None:
 
 
 def feeds_loss(
-    flow: ScopeFlow, step: Step, node: cst.CSTNode, names: set[str], loss_scope: bool
+    flow: ScopeFlow,
+    step: Step,
+    node: cst.CSTNode,
+    names: set[str],
+    loss_scope: bool,
+    module: cst.Module | None = None,
 ) -> bool:
     """Whether the value of ``node`` (computed at ``step``; bound to ``names`` after it)
     reaches a loss: an argument of a loss call, the receiver of ``.backward()`` or
-    ``scaler.scale()``, or the return value of a loss function."""
+    ``scaler.scale()``, the return value of a loss function, or (given the ``module``) an
+    argument a function of the module differentiates (``backwards.hands_to_backward``)."""
     for call in step.calls:
         if call is node or not contains(call, node):
             continue
@@ -65,6 +71,8 @@ def feeds_loss(
                 return True
             differentiated = backward_value(call)
             if differentiated is not None and read_names(differentiated) & used:
+                return True
+            if module is not None and _hands_to_backward(module, call, used):
                 return True
         if loss_scope and isinstance(later.node, cst.Return):
             return True
@@ -129,3 +137,9 @@ def is_sink(step: Step) -> bool:
         )
         return any(not isinstance(t, cst.Name | cst.Tuple | cst.List) for t in targets)
     return False
+
+
+def _hands_to_backward(module: cst.Module, call: cst.Call, used: set[str]) -> bool:
+    from attnlint.lint.backwards import hands_to_backward  # it builds on this module
+
+    return hands_to_backward(module, call, used)

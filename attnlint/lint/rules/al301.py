@@ -121,7 +121,7 @@ class NanMasking(NoGradScopes, CallerSide, ScopedRule):
                 continue
             anchor, value, names = found
             if is_scores(flow, value, step.index, _SCORE_OR_LOSS) and feeds_loss(
-                flow, step, anchor, names, loss_scope
+                flow, step, anchor, names, loss_scope, self.context.module
             ):
                 self.report(
                     anchor,

@@ -157,7 +157,7 @@ class ScoreClamp(NoGradScopes, CallerSide, ScopedRule):
             if _pessimistic(flow, step, call, names):
                 continue  # PPO's value clip: the unclipped term keeps the gradient
             if is_scores(flow, value, step.index, SCORE_TOKENS) and feeds_loss(
-                flow, step, call, names, loss_scope
+                flow, step, call, names, loss_scope, self.context.module
             ):
                 self.report(call, f"scores/logits are clamped on their way into the loss: {_WHY}")
                 continue
