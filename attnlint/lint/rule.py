@@ -135,7 +135,13 @@ class RuleContext:
         from attnlint.lint.starimports import star_names  # the summary imports this module
 
         imports = import_map(module)
-        imports.update(star_names(module, imports))
+        stars = [
+            stmt
+            for stmt in _import_statements(module.body)
+            if isinstance(stmt, cst.ImportFrom) and isinstance(stmt.names, cst.ImportStar)
+        ]
+        if stars:  # a statement scan, not a walk: most files have none
+            imports.update(star_names(module, imports, stars))
         index = FileIndex(source, imports)
         return cls(path=path, source=source, module=module, imports=imports, index=index)
 

@@ -317,9 +317,15 @@ class CallerSide:
         return id(scopes[-1][0]) if scopes else 0
 
     def watch_call(self, node: cst.Call) -> None:
-        module = self.helpers.rule.context.module
-        if is_loss_call(node) or is_backward(node) or differentiates(module, node):
-            self._signal.add(self._scope_id())  # ``self._update(loss)``: backward there
+        context = self.helpers.rule.context
+        if (
+            is_loss_call(node)
+            or is_backward(node)
+            # ``self._update(loss)``, with the backward there (a module without the word
+            # has no such function: not worth a walk of its functions)
+            or ("backward" in context.source and differentiates(context.module, node))
+        ):
+            self._signal.add(self._scope_id())
         if is_candidate_call(node):
             self._side.setdefault(self._scope_id(), []).append(node)
 

@@ -47,14 +47,12 @@ def _target(node: cst.CSTNode) -> cst.CSTNode | None:
     return None
 
 
-def star_names(module: cst.Module, imports: dict[str, str]) -> dict[str, str]:
-    """Called-but-unbound name -> ``<star module>.<name>``, for the module's last project
-    star import (none without one)."""
-    stars = [
-        star
-        for node in walk(module)
-        if isinstance(node, cst.ImportFrom) and (star := _star_module(node)) is not None
-    ]
+def star_names(
+    module: cst.Module, imports: dict[str, str], statements: list[cst.ImportFrom]
+) -> dict[str, str]:
+    """Called-but-unbound name -> ``<star module>.<name>``, for the last project star
+    import among the module's ``statements`` (none without one)."""
+    stars = [star for node in statements if (star := _star_module(node)) is not None]
     if not stars:
         return {}
     bound: set[str] = set(imports)
