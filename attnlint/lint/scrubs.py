@@ -311,21 +311,23 @@ class CallerSide:
         self.calls = set()
         self._side: dict[int, list[cst.Call]] = {}
         self._signal: set[int] = set()
+        self._mentions_backward: bool | None = None
 
     def _scope_id(self) -> int:
         scopes = self._scopes  # type: ignore[attr-defined]
         return id(scopes[-1][0]) if scopes else 0
 
     def watch_call(self, node: cst.Call) -> None:
-        context = self.helpers.rule.context
-        if (
-            is_loss_call(node)
-            or is_backward(node)
-            # ``self._update(loss)``, with the backward there (a module without the word
-            # has no such function: not worth a walk of its functions)
-            or ("backward" in context.source and differentiates(context.module, node))
-        ):
+        if is_loss_call(node) or is_backward(node) or self._hands_to_backward(node):
             self._signal.add(self._scope_id())
+
+    def _hands_to_backward(self, node: cst.Call) -> bool:
+        """``self._update(loss)``, with the backward there (a module without the word has
+        no such function: not worth a walk of its functions)."""
+        context = self.helpers.rule.context
+        if self._mentions_backward is None:
+            self._mentions_backward = "backward" in context.source
+        return self._mentions_backward and differentiates(context.module, node)
         if is_candidate_call(node):
             self._side.setdefault(self._scope_id(), []).append(node)
 
