@@ -14,7 +14,7 @@ import libcst as cst
 from attnlint.lint.helpers import string_value
 from attnlint.lint.walk import walk
 
-_INPUT_KEYS = frozenset(
+INPUT_KEYS = frozenset(
     {
         "in_features",
         "in_channels",
@@ -85,7 +85,7 @@ _NOT_FEATURE_KINDS = _NOT_INPUT_WORDS - {"num"}
 
 def is_input_key(name: str) -> bool:
     name = name.lower()
-    if name in _INPUT_KEYS:
+    if name in INPUT_KEYS:
         return True
     if name.endswith("_override"):
         return is_input_key(name[: -len("_override")])

@@ -320,6 +320,8 @@ class CallerSide:
     def watch_call(self, node: cst.Call) -> None:
         if is_loss_call(node) or is_backward(node) or self._hands_to_backward(node):
             self._signal.add(self._scope_id())
+        if is_candidate_call(node):
+            self._side.setdefault(self._scope_id(), []).append(node)
 
     def _hands_to_backward(self, node: cst.Call) -> bool:
         """``self._update(loss)``, with the backward there (a module without the word has
@@ -328,8 +330,6 @@ class CallerSide:
         if self._mentions_backward is None:
             self._mentions_backward = "backward" in context.source
         return self._mentions_backward and differentiates(context.module, node)
-        if is_candidate_call(node):
-            self._side.setdefault(self._scope_id(), []).append(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         # ``loss = f(out, y)``, also as a term of the loss (``loss = f(out, y) + 0.5 * g(out,

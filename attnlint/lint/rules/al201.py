@@ -26,6 +26,7 @@ import libcst as cst
 
 from attnlint.lint.dimreport import INPUT, OVERRIDE_CHECKED
 from attnlint.lint.dims import (
+    INPUT_KEYS,
     MODEL_NAMES,
     NOT_MODELS,
     chain_words,
@@ -111,6 +112,7 @@ class UncheckedInputDim(Rule):
         "config",
         "params",
     )
+    triggers += tuple(sorted(INPUT_KEYS - {"in_channels", "input_size", "d_in"}))  # ``in_chans``
 
     def __init__(self, context: RuleContext, options: Any | None = None) -> None:
         super().__init__(context, options)
