@@ -288,3 +288,51 @@ def test_in_chans_is_an_input_width_and_kwargs_are_not_a_configuration(tmp_path:
     write_repo(tmp_path, {"stem.py": code})
     line = line_of(tmp_path, "stem.py", "model = Stem(in_chans=")
     assert where(check(tmp_path, codes=("AL201",))) == [("stem.py", line, "AL201")]
+
+
+def test_a_lightning_module_built_from_a_new_configuration_is_one_finding(
+    tmp_path: Path,
+) -> None:
+    """The width read in the module's ``__init__`` is the finding; the module's
+    construction from ``Cfg()`` hands on no configuration part (``cfg.model.in_chans`` is
+    a width, reported where it is read)."""
+    code = """\
+        from dataclasses import dataclass, field
+
+        import lightning as L
+        from torch import nn
+
+
+        class RoadNet(nn.Module):
+            def __init__(self, width, in_chans):
+                super().__init__()
+                self.stem = nn.Conv2d(in_chans, width, 3)
+
+
+        @dataclass
+        class ModelCfg:
+            width: int = 32
+            in_chans: int = 3
+
+
+        @dataclass
+        class Cfg:
+            model: ModelCfg = field(default_factory=ModelCfg)
+
+
+        class RoadModule(L.LightningModule):
+            def __init__(self, cfg):
+                super().__init__()
+                self.net = RoadNet(cfg.model.width, cfg.model.in_chans)
+
+            def training_step(self, batch, batch_idx):
+                return self.net(batch["image"]).mean()
+
+
+        def main(train):
+            cfg = Cfg()
+            L.Trainer(max_epochs=1).fit(RoadModule(cfg), train)
+        """
+    write_repo(tmp_path, {"roads.py": code})
+    line = line_of(tmp_path, "roads.py", "self.net = RoadNet(")
+    assert where(check(tmp_path, codes=("AL201",))) == [("roads.py", line, "AL201")]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import libcst as cst
 
+from attnlint.lint.dims import config_key
 from attnlint.lint.index import FileIndex, Flow, FunctionSummary, _dotted, call_slots
 
 # Libraries a project never defines its own functions in: calls into them are not
@@ -170,6 +171,8 @@ class Indexer(cst.BatchableCSTVisitor):
             root, part = part_of(value)
             if root is None or (part and root in ("self", "cls")):
                 continue  # ``self.num_features``: the object's own, not a configuration
+            if part and config_key(value) is not None:
+                continue  # ``Net(cfg.model.in_dim)``: a width, AL201's own call site
             param = root if root in params else "**" + root
             if param not in params:
                 continue
