@@ -1,7 +1,8 @@
 """Calls of a module's own ``nn.Module`` instances: ``self.block(h, mask)`` after ``self.block
 = Block(...)``, and ``layer(h, mask)`` in ``for layer in self.layers`` after ``self.layers =
-nn.ModuleList([Block(...) for _ in range(n)])``. Each calls ``Block.forward``; the callers
-of a ``forward`` (AL401's scaling, AL402's kept columns) are these calls."""
+nn.ModuleList([Block(...) for _ in range(n)])``. Each calls ``Block.forward``: AL402 asks
+these calls whether the mask they hand a layer keeps a column (``callers(...,
+instances=True)``). AL401 does not: they pass the layer's input, not its q and k."""
 
 from __future__ import annotations
 

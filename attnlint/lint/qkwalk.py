@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from attnlint.lint.callers import module_functions
+from attnlint.lint.callers import callee
 from attnlint.lint.flow import ScopeFlow, Step, bound_value, callee_last, scope_flow
 from attnlint.lint.helpers import call_arg
 from attnlint.lint.qkshapes import is_qk_einsum, unbinds_last_axis
@@ -68,29 +68,11 @@ class ScoresWalk:
         self.module = module
         self.remote = remote  # a call of another module's function
         self.klass: str | None = None  # the class of the scope being walked (``self.f()``)
-        self._functions: dict[tuple[str | None, str], cst.FunctionDef] | None = None
 
     def _helper(self, call: cst.Call) -> cst.FunctionDef | None:
         """The function of this module a call calls: a module-level one by its plain name,
         a method of the walked scope's class through ``self.``."""
-        func = call.func
-        if isinstance(func, cst.Name):
-            key: tuple[str | None, str] = (None, func.value)
-        elif (
-            isinstance(func, cst.Attribute)
-            and isinstance(func.value, cst.Name)
-            and func.value.value == "self"
-            and self.klass is not None
-        ):
-            key = (self.klass, func.attr.value)
-        else:
-            return None
-        if self._functions is None:
-            self._functions = {
-                (klass, function.name.value): function
-                for function, klass in module_functions(self.module)
-            }
-        return self._functions.get(key)
+        return callee(self.module, call, self.klass)
 
     def _helper_product(
         self, flow: ScopeFlow, call: cst.Call, function: cst.FunctionDef, at: int, walk: Walk

@@ -11,6 +11,7 @@ import builtins
 
 import libcst as cst
 
+from attnlint.lint.rule import dotted_name
 from attnlint.lint.summary import LIBRARIES
 from attnlint.lint.walk import walk
 
@@ -20,16 +21,7 @@ _BUILTINS = frozenset(dir(builtins))
 def _star_module(node: cst.ImportFrom) -> str | None:
     if not isinstance(node.names, cst.ImportStar):
         return None
-    base = ""
-    if node.module is not None:
-        module: cst.BaseExpression = node.module
-        parts: list[str] = []
-        while isinstance(module, cst.Attribute):
-            parts.append(module.attr.value)
-            module = module.value
-        if isinstance(module, cst.Name):
-            parts.append(module.value)
-        base = ".".join(reversed(parts))
+    base = (dotted_name(node.module) or "") if node.module is not None else ""
     full = "." * len(node.relative) + base
     if not full or (not node.relative and base.partition(".")[0] in LIBRARIES):
         return None

@@ -72,7 +72,7 @@ def feeds_loss(
             differentiated = backward_value(call)
             if differentiated is not None and read_names(differentiated) & used:
                 return True
-            if module is not None and _hands_to_backward(module, call, used):  # cached
+            if module is not None and _hands_to_backward(module, call, used):
                 return True
         if loss_scope and isinstance(later.node, cst.Return):
             return True
