@@ -207,3 +207,36 @@ def test_several_guarded_models_in_one_process_all_compile() -> None:
         guard.close()
         assert counter.compiled >= 1
         assert all(runs > 0 for _, runs, _ in trace)  # no step fell back to eager
+
+
+class GradOutputs(GraphCounter):
+    """Also records, per compiled graph, how many of its outputs require grad: each one
+    gets a tangent in the backward, a zero tensor materialised when nothing flows in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.grad_outputs: list[int] = []
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list) -> object:
+        (out,) = (n for n in gm.graph.nodes if n.op == "output")
+        values = torch.fx.node.map_arg(out.args[0], lambda n: n.meta.get("example_value"))
+        flat = torch.utils._pytree.tree_leaves(values)
+        self.grad_outputs.append(sum(isinstance(t, torch.Tensor) and t.requires_grad for t in flat))
+        return super().__call__(gm, example_inputs)
+
+
+@pytest.mark.parametrize("name", ["sdpa", "causal", "encoder", "set"])
+def test_sampled_compiled_graphs_hand_the_backward_no_extra_outputs(name: str) -> None:
+    """What a sampled step stashes inside a compiled region leaves the graph detached: the
+    backward of a sampled step has the tangents of the model's own outputs only."""
+    fam = FAM[name]
+    plain = GradOutputs()
+    _train(torch.compile(fam.make(), backend=plain), None, fam, plain, steps=2)
+    torch._dynamo.reset()
+    guarded = GradOutputs()
+    model = fam.make()
+    guard = AttentionGuard(model, config=GuardConfig(every=2, on_violation="log"))
+    trace = _train(torch.compile(model, backend=guarded), guard, fam, guarded, steps=3)
+    guard.close()
+    assert fam.site in trace[0][2].layers  # the sampled step observed the site
+    assert max(guarded.grad_outputs) <= max(plain.grad_outputs), guarded.grad_outputs

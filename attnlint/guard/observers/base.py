@@ -67,6 +67,19 @@ class Quiet:
         mode.__exit__(None, None, None)
 
 
+def _detached(x: Any) -> Any:
+    """``x`` with every tensor in it (in tuples, lists and dicts) detached. A stashed tensor
+    is an output of the compiled graph: one that requires grad gets a tangent, a zero
+    tensor that the graph's backward materialises and adds up for nothing."""
+    if isinstance(x, Tensor):
+        return x.detach()
+    if isinstance(x, tuple | list):
+        return type(x)(_detached(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _detached(v) for k, v in x.items()}
+    return x
+
+
 class Context:
     """State shared by the facade and its observers for the current step."""
 
@@ -98,7 +111,7 @@ class Context:
         """Sampled-step work: stashed inside a compiled region (computed by ``drain``),
         done now elsewhere."""
         if compiling():
-            self.stash[key] = (fn, args)
+            self.stash[key] = (fn, _detached(args))
         else:
             fn(*args)
 

@@ -56,7 +56,9 @@ class ScopeObserver:
                 return original(*args, **kwargs)
             x = first_float((args, kwargs))
             if x is not None and x.dim() >= 3:
-                ctx.collector.scope_inputs[path] = x
+                # detached where it is kept: in a compiled region, an output of the graph
+                # that requires grad would get a tangent in the backward
+                ctx.collector.scope_inputs[path] = x.detach()
             self.active.append(path)
             try:
                 if self.depth:
@@ -156,7 +158,7 @@ class ScopeObserver:
         extra: dict[str, Ratio] = {}
         xin = self.ctx.collector.scope_inputs.get(path)
         if xin is not None:
-            extra["input_variance"] = stats.position_variance_parts(xin.detach())
+            extra["input_variance"] = stats.position_variance_parts(xin)
         elif att.key_input is not None:
             extra["input_variance"] = stats.relative_variance_parts(att.key_input, dim=1)
         self.ctx.store_attention(site, att, extra)
