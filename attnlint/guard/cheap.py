@@ -128,7 +128,7 @@ class CheapFlags:
         if t.numel() > DEFER_NUMEL or (mask is not None and mask.shape != t.shape):
             return False
         pending = self._pending[name]
-        pending.append((t.detach(), None if mask is None else mask.detach()))
+        pending.append((_kept(t), None if mask is None else _kept(mask)))
         if len(pending) >= CAP:
             self._flush(name)
         return True
@@ -142,6 +142,13 @@ class CheapFlags:
         for group in _groups(pending):
             flags = batched(*_stack(group))
             self.add(name, flags.sum())
+
+
+def _kept(t: Tensor) -> Tensor:
+    """``t`` detached (a kept tensor must not keep its autograd graph alive until the next
+    sampled step), or itself when it has no graph: labels and masks, for an attribute read
+    instead of a dispatch."""
+    return t.detach() if t.requires_grad else t
 
 
 def _groups(items: list[Item]) -> list[list[Item]]:

@@ -36,6 +36,7 @@ from attnlint.guard.source import site_sources
 from attnlint.records import SCHEMA_VERSION, AttentionStats, BatchStats, StepReport, Violation
 
 logger = logging.getLogger("attnlint.guard")
+_DIST_BUILT = torch.distributed.is_available()  # fixed for the process: the build's
 
 
 class GuardWarning(UserWarning):
@@ -190,7 +191,7 @@ class AttentionGuard:
             self._finish_sampled(report)
         else:
             self._ctx.cheap.settle()
-            report = StepReport(step=self._step, sampled=False, loss=value)
+            report = StepReport.unsampled(self._step, value)
         report = self._distributed(report)
         self._plateau_update(report, diagnose)
         if sampled:
@@ -288,7 +289,7 @@ class AttentionGuard:
 
     def _distributed(self, report: StepReport) -> StepReport:
         dist = torch.distributed
-        if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (_DIST_BUILT and dist.is_initialized() and dist.get_world_size() > 1):
             return report
         from attnlint.guard.distributed import reduce_report
 
@@ -296,7 +297,7 @@ class AttentionGuard:
 
     def _is_writer(self) -> bool:
         dist = torch.distributed
-        if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        if not (_DIST_BUILT and dist.is_initialized() and dist.get_world_size() > 1):
             return True
         from attnlint.guard.distributed import is_writer
 
