@@ -240,3 +240,32 @@ def test_sampled_compiled_graphs_hand_the_backward_no_extra_outputs(name: str) -
     guard.close()
     assert fam.site in trace[0][2].layers  # the sampled step observed the site
     assert max(guarded.grad_outputs) <= max(plain.grad_outputs), guarded.grad_outputs
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["reset", "no_reset"])
+def test_folds_of_a_model_that_breaks_the_graph(reset: bool) -> None:
+    """docs/guard.md: where the model breaks the graph itself, the frames resuming after
+    the break are the model class's own, and each guarded model adds two entries to them;
+    past dynamo's recompile limit those frames run eagerly, unless the folds reset dynamo
+    between them."""
+    fam = FAM["set"]
+    folds = torch._dynamo.config.recompile_limit // 2 + 2
+    last_runs: list[int] = []
+    for _ in range(folds):
+        if reset:
+            torch._dynamo.reset()
+        counter = GraphCounter()
+        model = fam.make()
+        guard = AttentionGuard(model, config=GuardConfig(every=2, on_violation="log"))
+        trace = _train(torch.compile(model, backend=counter), guard, fam, counter, steps=4)
+        guard.close()
+        last_runs = [runs for _, runs, _ in trace]
+    first = fam.make()  # the graphs a fold runs per step, compiled afresh and unguarded
+    torch._dynamo.reset()
+    plain = GraphCounter()
+    base = _train(torch.compile(first, backend=plain), None, fam, plain, steps=4)
+    # the last fold runs as many graphs per unsampled step as a fresh unguarded model
+    # when dynamo was reset, and fewer (the resumed frames run eagerly) when it was not
+    unsampled = [i for i in range(4) if i % 2]
+    same = all(last_runs[i] == base[i][1] for i in unsampled)
+    assert same == reset, (last_runs, [b[1] for b in base])

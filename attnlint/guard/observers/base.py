@@ -68,14 +68,16 @@ class Quiet:
 
 
 def _detached(x: Any) -> Any:
-    """``x`` with every tensor in it (in tuples, lists and dicts) detached. A stashed tensor
-    is an output of the compiled graph: one that requires grad gets a tangent, a zero
-    tensor that the graph's backward materialises and adds up for nothing."""
+    """``x`` with every tensor in it (in plain tuples, lists and dicts) detached. A stashed
+    tensor is an output of the compiled graph: one that requires grad gets a tangent, a
+    zero tensor that the graph's backward materialises and adds up for nothing. Other
+    containers (a named tuple, a model output) are stashed as they are."""
     if isinstance(x, Tensor):
         return x.detach()
-    if isinstance(x, tuple | list):
-        return type(x)(_detached(v) for v in x)
-    if isinstance(x, dict):
+    kind = type(x)
+    if kind is tuple or kind is list:
+        return kind(_detached(v) for v in x)
+    if kind is dict:
         return {k: _detached(v) for k, v in x.items()}
     return x
 
