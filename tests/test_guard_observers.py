@@ -150,3 +150,18 @@ def test_root_observer_opens_and_closes_the_capture_and_counts_bad_unsampled_cal
     lin(bad)
     assert ctx.collector.records == [] and ctx.cheap.counts["output"].item() == 2.0
     inst.remove()
+
+
+def test_stashed_arguments_are_detached_in_plain_containers_only() -> None:
+    from collections import namedtuple
+
+    from attnlint.guard.observers.base import _detached
+
+    w = torch.ones(3, requires_grad=True)
+    y = w * 2
+    pair = namedtuple("pair", "a b")(y, 1)
+    got = _detached(((y, [y]), {"k": y}, pair, None))
+    (t, (inner,)), d, kept, none = got
+    assert not t.requires_grad and not inner.requires_grad and not d["k"].requires_grad
+    assert torch.equal(t, y) and t.data_ptr() == y.data_ptr()  # a view, not a copy
+    assert kept is pair and none is None  # a named tuple cannot be rebuilt from a generator
