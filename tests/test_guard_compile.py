@@ -209,6 +209,15 @@ def test_several_guarded_models_in_one_process_all_compile() -> None:
         assert all(runs > 0 for _, runs, _ in trace)  # no step fell back to eager
 
 
+def _train_guarded(fam, counter, steps, every=2):
+    """A fresh model of ``fam``, guarded, then compiled with ``counter``: ``_train``'s trace."""
+    model = fam.make()
+    guard = AttentionGuard(model, config=GuardConfig(every=every, on_violation="log"))
+    trace = _train(torch.compile(model, backend=counter), guard, fam, counter, steps=steps)
+    guard.close()
+    return trace
+
+
 class GradOutputs(GraphCounter):
     """Also records, per compiled graph, how many of its outputs require grad: each one
     gets a tangent in the backward, a zero tensor materialised when nothing flows in."""
@@ -234,10 +243,7 @@ def test_sampled_compiled_graphs_hand_the_backward_no_extra_outputs(name: str) -
     _train(torch.compile(fam.make(), backend=plain), None, fam, plain, steps=2)
     torch._dynamo.reset()
     guarded = GradOutputs()
-    model = fam.make()
-    guard = AttentionGuard(model, config=GuardConfig(every=2, on_violation="log"))
-    trace = _train(torch.compile(model, backend=guarded), guard, fam, guarded, steps=3)
-    guard.close()
+    trace = _train_guarded(fam, guarded, steps=3)
     assert fam.site in trace[0][2].layers  # the sampled step observed the site
     assert max(guarded.grad_outputs) <= max(plain.grad_outputs), guarded.grad_outputs
 
@@ -254,12 +260,7 @@ def test_folds_of_a_model_that_breaks_the_graph(reset: bool) -> None:
     for _ in range(folds):
         if reset:
             torch._dynamo.reset()
-        counter = GraphCounter()
-        model = fam.make()
-        guard = AttentionGuard(model, config=GuardConfig(every=2, on_violation="log"))
-        trace = _train(torch.compile(model, backend=counter), guard, fam, counter, steps=4)
-        guard.close()
-        last_runs = [runs for _, runs, _ in trace]
+        last_runs = [runs for _, runs, _ in _train_guarded(fam, GraphCounter(), steps=4)]
     first = fam.make()  # the graphs a fold runs per step, compiled afresh and unguarded
     torch._dynamo.reset()
     plain = GraphCounter()
