@@ -150,8 +150,7 @@ class StepReport(_Record):
         model's training step."""
         report = object.__new__(cls)
         fields = _UNSAMPLED.copy()
-        fields.update(step=step, loss=loss, violations=[], layers={}, grad_norms={})
-        fields["diagnosis"] = []
+        fields.update(step=step, loss=loss, violations=[], layers={}, grad_norms={}, diagnosis=[])
         setattr_ = object.__setattr__
         setattr_(report, "__dict__", fields)
         setattr_(report, "__pydantic_extra__", {})
